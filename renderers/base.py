@@ -1,0 +1,176 @@
+"""What every renderer shares: options, input checks, camera, lighting, textures, output.
+
+A renderer subclasses :class:`Renderer`, declares its options as a dataclass deriving from
+:class:`RenderOptions`, registers itself with :func:`renderers.registry.register`, and
+implements :meth:`Renderer.rasterize`, which receives faces already in screen space:
+
+* ``face_vertices (B, F, 3, 3)``: per face, per corner ``(x_ndc, y_ndc, z_depth)``
+  (see :mod:`renderers.camera` for the conventions);
+* ``face_colors``: ``None`` for silhouette-only rendering, else ``(B, F, 3, 3)`` lit
+  per-corner colours (``kind == "vertex"``) or ``(B, F, R*R, 3)`` lit surface colours
+  (``kind == "surface"``);
+
+and returns ``(B, 4, H, W)`` RGBA with the silhouette in channel 3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from .camera import project
+from .lighting import directional_light, face_normals, gather_face_vertices, vertex_normals
+from .textures import check_textures
+
+__all__ = ["RenderOptions", "Renderer", "check_mesh_inputs"]
+
+
+def _check_color(value: Sequence[float], name: str) -> tuple[float, float, float]:
+    values = tuple(float(v) for v in value)
+    if len(values) != 3:
+        raise ValueError(f"{name} must have 3 components, got {value!r}")
+    return values  # type: ignore[return-value]
+
+
+@dataclasses.dataclass
+class RenderOptions:
+    """Options common to every renderer.
+
+    image_size: output height and width in pixels.
+    viewing_angle: half field of view in degrees.
+    background: RGB of empty pixels.
+    light_*: ambient and directional lighting (see :mod:`renderers.lighting`).
+    silhouette_only: skip all colour work; RGB channels are returned as zeros.
+    """
+
+    image_size: int = 64
+    viewing_angle: float = 15.0
+    background: Sequence[float] = (0.0, 0.0, 0.0)
+    light_intensity_ambient: float = 0.5
+    light_color_ambient: Sequence[float] = (1.0, 1.0, 1.0)
+    light_intensity_directional: float = 0.5
+    light_color_directional: Sequence[float] = (1.0, 1.0, 1.0)
+    light_direction: Sequence[float] = (0.0, 1.0, 0.0)
+    silhouette_only: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or not 1 <= self.image_size <= 16384:
+            raise ValueError(f"image_size must be an integer in [1, 16384], got {self.image_size!r}")
+        if not 0.0 < float(self.viewing_angle) < 90.0:
+            raise ValueError(f"viewing_angle (half field of view, degrees) must be in (0, 90), got {self.viewing_angle!r}")
+        self.background = _check_color(self.background, "background")
+        self.light_color_ambient = _check_color(self.light_color_ambient, "light_color_ambient")
+        self.light_color_directional = _check_color(self.light_color_directional, "light_color_directional")
+        self.light_direction = _check_color(self.light_direction, "light_direction")
+        if sum(v * v for v in self.light_direction) == 0.0:
+            raise ValueError("light_direction must not be the zero vector")
+        for name in ("light_intensity_ambient", "light_intensity_directional"):
+            if float(getattr(self, name)) < 0.0:
+                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
+
+
+def _choice(value: str, choices: Sequence[str], name: str) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_mesh_inputs(
+    vertices: torch.Tensor, faces: torch.Tensor, eye: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Validates ``vertices (B, V, 3)``, ``faces (F, 3) | (B, F, 3)``, ``eye (B, 3) | (3,)``.
+
+    Returns faces as int64 ``(B, F, 3)`` and eye as ``(B, 3)`` in the vertices' dtype.
+    """
+    if not isinstance(vertices, torch.Tensor) or not vertices.is_floating_point():
+        raise TypeError(f"vertices must be a floating-point tensor, got {getattr(vertices, 'dtype', type(vertices))}")
+    if vertices.dim() != 3 or vertices.shape[-1] != 3:
+        raise ValueError(f"vertices must have shape (B, V, 3), got {tuple(vertices.shape)}")
+    batch, num_vertices, _ = vertices.shape
+    if not isinstance(faces, torch.Tensor) or faces.is_floating_point() or faces.dtype == torch.bool:
+        raise TypeError(f"faces must be an integer tensor (int64), got {getattr(faces, 'dtype', type(faces))}")
+    if faces.dim() == 2:
+        faces = faces.unsqueeze(0).expand(batch, -1, -1)
+    if faces.dim() != 3 or faces.shape[-1] != 3 or faces.shape[0] != batch:
+        raise ValueError(f"faces must have shape (F, 3) or (B, F, 3) with B = {batch}, got {tuple(faces.shape)}")
+    if not isinstance(eye, torch.Tensor):
+        eye = torch.as_tensor(eye, dtype=vertices.dtype, device=vertices.device)
+    if eye.dim() == 1:
+        eye = eye.unsqueeze(0).expand(batch, -1)
+    if eye.shape != (batch, 3):
+        raise ValueError(f"eye must have shape (B, 3) = ({batch}, 3) or (3,), got {tuple(eye.shape)}")
+    for tensor, what in ((faces, "faces"), (eye, "eye")):
+        if tensor.device != vertices.device:
+            raise ValueError(f"{what} is on {tensor.device} but vertices are on {vertices.device}")
+    if not torch.isfinite(vertices).all():
+        raise ValueError("vertices contain NaN or infinite values")
+    if not torch.isfinite(eye).all():
+        raise ValueError("eye contains NaN or infinite values")
+    if faces.numel() > 0:
+        low, high = int(faces.min()), int(faces.max())
+        if low < 0 or high >= num_vertices:
+            raise IndexError(f"face indices must be in [0, {num_vertices - 1}] (V = {num_vertices}), got range [{low}, {high}]")
+    return vertices, faces.long(), eye.to(vertices.dtype)
+
+
+class Renderer(nn.Module):
+    """Base class of every renderer: ``module(vertices, faces, eye, textures=None)``."""
+
+    name: ClassVar[str] = ""
+    Options: ClassVar[type[RenderOptions]] = RenderOptions
+
+    def __init__(self, **options) -> None:
+        super().__init__()
+        self.options = self.Options(**options)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{f.name}={getattr(self.options, f.name)!r}" for f in dataclasses.fields(self.options))
+
+    def forward(
+        self,
+        vertices: torch.Tensor,
+        faces: torch.Tensor,
+        eye: torch.Tensor,
+        textures: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Renders ``(B, 4, H, W)`` RGBA; channel 3 is the silhouette.
+
+        vertices: ``(B, V, 3)`` world coordinates.
+        faces: ``(F, 3)`` or ``(B, F, 3)`` integer vertex indices.
+        eye: ``(B, 3)`` camera positions, each looking at the origin with +Y up.
+        textures: ``None`` (white), per-vertex ``(B, V, 3)`` or per-face ``(B, F, R*R, 3)``.
+        """
+        vertices, faces, eye = check_mesh_inputs(vertices, faces, eye)
+        opts = self.options
+        face_world = gather_face_vertices(vertices, faces)
+        face_screen = gather_face_vertices(project(vertices, eye, opts.viewing_angle), faces)
+        if opts.silhouette_only:
+            return self.rasterize(face_screen, None, "surface")
+        batch, num_faces = faces.shape[:2]
+        if textures is None:
+            textures = vertices.new_ones(batch, num_faces, 1, 3)
+        kind = check_textures(textures, batch, vertices.shape[1], num_faces)
+        if textures.device != vertices.device:
+            raise ValueError(f"textures are on {textures.device} but vertices are on {vertices.device}")
+        textures = textures.to(vertices.dtype)
+        light = dict(
+            ambient_intensity=opts.light_intensity_ambient,
+            ambient_color=opts.light_color_ambient,
+            directional_intensity=opts.light_intensity_directional,
+            directional_color=opts.light_color_directional,
+            direction=opts.light_direction,
+        )
+        if kind == "vertex":
+            lit = textures * directional_light(vertex_normals(vertices, faces), **light)
+            face_colors = gather_face_vertices(lit, faces)
+        else:
+            face_colors = textures * directional_light(face_normals(face_world), **light)[:, :, None, :]
+        return self.rasterize(face_screen, face_colors, kind)
+
+    def rasterize(self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str) -> torch.Tensor:
+        """Screen-space faces to ``(B, 4, H, W)``; see the module docstring."""
+        raise NotImplementedError

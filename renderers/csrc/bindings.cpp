@@ -1,0 +1,40 @@
+// The single Python module of the renderers package: renderers._C
+#include <pybind11/stl.h>
+#include <torch/extension.h>
+
+#include "soft_rasterize/soft_rasterize.h"
+
+namespace py = pybind11;
+using renderers::SoftRasParams;
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "Compiled kernels of the renderers package (CPU, and CUDA when built with it).";
+#ifdef WITH_CUDA
+  m.attr("with_cuda") = true;
+#else
+  m.attr("with_cuda") = false;
+#endif
+
+  py::class_<SoftRasParams>(m, "SoftRasParams")
+      .def(py::init<>())
+      .def_readwrite("image_size", &SoftRasParams::image_size)
+      .def_readwrite("sigma", &SoftRasParams::sigma)
+      .def_readwrite("gamma", &SoftRasParams::gamma)
+      .def_readwrite("dist_eps", &SoftRasParams::dist_eps)
+      .def_readwrite("near", &SoftRasParams::near)
+      .def_readwrite("far", &SoftRasParams::far)
+      .def_readwrite("eps", &SoftRasParams::eps)
+      .def_readwrite("dist_func", &SoftRasParams::dist_func)
+      .def_readwrite("aggr_alpha", &SoftRasParams::aggr_alpha)
+      .def_readwrite("aggr_rgb", &SoftRasParams::aggr_rgb)
+      .def_readwrite("texture_type", &SoftRasParams::texture_type)
+      .def_readwrite("double_sided", &SoftRasParams::double_sided)
+      .def_readwrite("background", &SoftRasParams::background)
+      .def("cull_threshold", &SoftRasParams::cull_threshold);
+
+  m.def("soft_rasterize_forward", &renderers::soft_rasterize_forward,
+        "SoftRas forward: (face_vertices, textures, params) -> [image (B,4,S,S), aux (B,3,S,S)]");
+  m.def("soft_rasterize_backward", &renderers::soft_rasterize_backward,
+        "SoftRas backward: (face_vertices, textures, image, aux, grad_image, params) -> "
+        "[grad_face_vertices, grad_textures]");
+}

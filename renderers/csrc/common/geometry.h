@@ -1,0 +1,132 @@
+// 2D triangle geometry in screen space, written once for host and device.
+//
+// Conventions (shared by every renderer in this package):
+//   * screen coordinates are normalised device coordinates, x to the right, y up,
+//     the image covering [-1, 1]^2; pixel (row r, column c) of an S x S image has its
+//     centre at x = (2c + 1 - S) / S, y = (S - 1 - 2r) / S (row 0 is the top).
+//   * a triangle's vertices are (x[k], y[k]), k = 0, 1, 2; edge k runs from vertex k
+//     to vertex k + 1 (mod 3).
+//   * the signed double area is A = (x1 - x0)(y2 - y0) - (x2 - x0)(y1 - y0); A < 0 for
+//     front faces (see camera.py for why), and |A| is clamped to at least kMinArea so
+//     that degenerate triangles never divide by zero.
+#pragma once
+
+#include "macros.h"
+#include "math.h"
+
+namespace renderers {
+
+constexpr double kMinArea = 1e-10;
+
+// Pixel centre in normalised device coordinates.
+template <typename T>
+HOST_DEVICE FORCE_INLINE T pixel_x(int col, int size) {
+  return T(2 * col + 1 - size) / T(size);
+}
+template <typename T>
+HOST_DEVICE FORCE_INLINE T pixel_y(int row, int size) {
+  return T(size - 1 - 2 * row) / T(size);
+}
+
+// Signed double area, clamped away from zero keeping its sign (0 counts as negative).
+template <typename T>
+HOST_DEVICE FORCE_INLINE T signed_area_clamped(const T* x, const T* y, bool& clamped) {
+  const T area = (x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (y[1] - y[0]);
+  const T lim = T(kMinArea);
+  clamped = area > T(0) ? area <= lim : area >= -lim;  // gradient blocked at the kink, as in torch.clamp
+  return area > T(0) ? max_(area, lim) : min_(area, -lim);
+}
+
+// Unnormalised edge function of the edge opposite vertex k at point p:
+// E_k = (x_i - px)(y_j - py) - (x_j - px)(y_i - py), i = k + 1, j = k + 2 (mod 3).
+// The barycentric coordinate of vertex k is E_k / A.
+template <typename T>
+HOST_DEVICE FORCE_INLINE T edge_function(const T* x, const T* y, int k, T px, T py) {
+  const int i = (k + 1) % 3, j = (k + 2) % 3;
+  return (x[i] - px) * (y[j] - py) - (x[j] - px) * (y[i] - py);
+}
+
+// Back-propagates dL/dw (unclipped barycentrics at p) to the vertices' screen x and y.
+// w_k = E_k / A, so dw_k/dv = (dE_k/dv - w_k dA/dv) / A; dA/dv vanishes when A was clamped.
+template <typename T>
+HOST_DEVICE FORCE_INLINE void barycentric_backward(const T* x, const T* y, T area, bool area_clamped,
+                                                   const T* w, const T* grad_w, T px, T py,
+                                                   T* grad_x, T* grad_y) {
+  const T inv_area = T(1) / area;
+  const T gbar = area_clamped ? T(0) : grad_w[0] * w[0] + grad_w[1] * w[1] + grad_w[2] * w[2];
+  for (int k = 0; k < 3; ++k) {
+    const int i = (k + 1) % 3, j = (k + 2) % 3;
+    // Contribution of E_k: it depends on vertices i and j.
+    const T g = grad_w[k] * inv_area;
+    grad_x[i] += g * (y[j] - py);
+    grad_y[i] -= g * (x[j] - px);
+    grad_x[j] -= g * (y[i] - py);
+    grad_y[j] += g * (x[i] - px);
+    // Contribution of A = sum_k E_k: dA/dx_k = y_i - y_j, dA/dy_k = x_j - x_i.
+    grad_x[k] -= gbar * inv_area * (y[i] - y[j]);
+    grad_y[k] -= gbar * inv_area * (x[j] - x[i]);
+  }
+}
+
+// Clip barycentrics to [0, 1] and renormalise (sum clamped to at least 1e-5).
+template <typename T>
+HOST_DEVICE FORCE_INLINE void barycentric_clip(const T* w, T* w_clip, T& sum_clamped_out, bool& sum_clamped) {
+  T c[3];
+  for (int k = 0; k < 3; ++k) c[k] = clamp_(w[k], T(0), T(1));
+  const T s = c[0] + c[1] + c[2];
+  sum_clamped = !(s > T(1e-5));  // at the kink the gradient is blocked, as in torch.clamp
+  const T sc = sum_clamped ? T(1e-5) : s;
+  for (int k = 0; k < 3; ++k) w_clip[k] = c[k] / sc;
+  sum_clamped_out = sc;
+}
+
+// Back-propagates dL/dw_clip to dL/dw through barycentric_clip.
+template <typename T>
+HOST_DEVICE FORCE_INLINE void barycentric_clip_backward(const T* w, const T* w_clip, T sum, bool sum_clamped,
+                                                        const T* grad_w_clip, T* grad_w) {
+  const T dot = sum_clamped ? T(0)
+                            : grad_w_clip[0] * w_clip[0] + grad_w_clip[1] * w_clip[1] + grad_w_clip[2] * w_clip[2];
+  for (int k = 0; k < 3; ++k) {
+    const bool passes = w[k] > T(0) && w[k] < T(1);  // open interval, as torch.clamp's backward
+    grad_w[k] = passes ? (grad_w_clip[k] - dot) / sum : T(0);
+  }
+}
+
+// Nearest point of the triangle's boundary to p: squared distance d2, the edge it lies
+// on and its parameter t along that edge (q = (1 - t) v_edge + t v_edge+1). The first
+// edge wins ties. inv_len2[k] is 1 / |edge k|^2, or 0 for a zero-length edge.
+template <typename T>
+HOST_DEVICE FORCE_INLINE void nearest_boundary_point(const T* x, const T* y, const T* ex, const T* ey,
+                                                     const T* inv_len2, T px, T py, T& d2, T& t, int& edge) {
+  d2 = T(0);
+  t = T(0);
+  edge = -1;
+  for (int k = 0; k < 3; ++k) {
+    const T dx = px - x[k], dy = py - y[k];
+    const T tk = clamp_((dx * ex[k] + dy * ey[k]) * inv_len2[k], T(0), T(1));
+    const T rx = dx - tk * ex[k], ry = dy - tk * ey[k];
+    const T dk = rx * rx + ry * ry;
+    if (edge < 0 || dk < d2) {
+      d2 = dk;
+      t = tk;
+      edge = k;
+    }
+  }
+}
+
+// d(d2)/d(vertex) with the nearest point's parameter held fixed (envelope theorem):
+// d2 = |p - q|^2, q = (1 - t) a + t b  =>  d(d2)/da = -2 (p - q)(1 - t), d(d2)/db = -2 (p - q) t.
+template <typename T>
+HOST_DEVICE FORCE_INLINE void nearest_boundary_point_backward(const T* x, const T* y, const T* ex, const T* ey,
+                                                              T px, T py, T t, int edge, T grad_d2,
+                                                              T* grad_x, T* grad_y) {
+  const int a = edge, b = (edge + 1) % 3;
+  const T rx = px - x[a] - t * ex[a], ry = py - y[a] - t * ey[a];
+  const T ga = T(-2) * grad_d2 * (T(1) - t), gb = T(-2) * grad_d2 * t;
+  grad_x[a] += ga * rx;
+  grad_y[a] += ga * ry;
+  grad_x[b] += gb * rx;
+  grad_y[b] += gb * ry;
+}
+
+}  // namespace renderers

@@ -1,0 +1,107 @@
+// SoftRas entry points: validate, allocate, dispatch on the tensors' device.
+#include <cmath>
+
+#include "../common/dispatch.h"
+#include "soft_rasterize.h"
+
+namespace renderers {
+
+double SoftRasParams::cull_threshold() const { return sigma * std::log(1.0 / dist_eps - 1.0); }
+
+namespace {
+
+void check_params(const SoftRasParams& p) {
+  RENDERERS_CHECK(p.image_size > 0 && p.image_size <= 16384, "image_size must be in [1, 16384], got ",
+                  p.image_size);
+  RENDERERS_CHECK(p.sigma > 0 && std::isfinite(p.sigma), "sigma must be positive, got ", p.sigma);
+  RENDERERS_CHECK(p.gamma > 0 && std::isfinite(p.gamma), "gamma must be positive, got ", p.gamma);
+  RENDERERS_CHECK(p.dist_eps > 0 && p.dist_eps < 0.5, "dist_eps must be in (0, 0.5), got ", p.dist_eps);
+  RENDERERS_CHECK(p.near < p.far, "near must be smaller than far, got near=", p.near, " far=", p.far);
+  RENDERERS_CHECK(p.dist_func == kEuclidean || p.dist_func == kBarycentric, "unknown dist_func ", p.dist_func);
+  RENDERERS_CHECK(p.aggr_alpha >= kAlphaProd && p.aggr_alpha <= kAlphaHard, "unknown aggr_alpha ", p.aggr_alpha);
+  RENDERERS_CHECK(p.aggr_rgb >= kRgbSoftmax && p.aggr_rgb <= kRgbNone, "unknown aggr_rgb ", p.aggr_rgb);
+  RENDERERS_CHECK(p.texture_type == kSurfaceTexture || p.texture_type == kVertexTexture, "unknown texture_type ",
+                  p.texture_type);
+}
+
+void check_inputs(const at::Tensor& face_vertices, const at::Tensor& textures, const SoftRasParams& p) {
+  check_floating(face_vertices, "face_vertices");
+  RENDERERS_CHECK(face_vertices.dim() == 4 && face_vertices.size(2) == 3 && face_vertices.size(3) == 3,
+                  "face_vertices must have shape (B, F, 3, 3), got ", face_vertices.sizes());
+  RENDERERS_CHECK(face_vertices.size(1) < (int64_t(1) << 24), "at most 2^24 faces per mesh are supported");
+  if (p.aggr_rgb == kRgbNone) return;
+  check_same(textures, face_vertices, "textures", "face_vertices");
+  RENDERERS_CHECK(textures.dim() == 4 && textures.size(0) == face_vertices.size(0) &&
+                      textures.size(1) == face_vertices.size(1) && textures.size(3) == 3,
+                  "textures must have shape (B, F, T, 3) matching face_vertices ", face_vertices.sizes(), ", got ",
+                  textures.sizes());
+  const int64_t t = textures.size(2);
+  if (p.texture_type == kVertexTexture) {
+    RENDERERS_CHECK(t == 3, "vertex textures must have shape (B, F, 3, 3), got ", textures.sizes());
+  } else {
+    const auto r = int64_t(std::lround(std::sqrt(double(t))));
+    RENDERERS_CHECK(t >= 1 && r * r == t, "surface textures must have R*R colours per face, got ", t);
+  }
+}
+
+}  // namespace
+
+std::vector<at::Tensor> soft_rasterize_forward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
+                                               const SoftRasParams& params) {
+  check_params(params);
+  check_inputs(face_vertices_in, textures_in, params);
+  const at::Tensor face_vertices = face_vertices_in.contiguous();
+  const at::Tensor textures = params.aggr_rgb == kRgbNone ? at::Tensor() : textures_in.contiguous();
+  const int64_t batch = face_vertices.size(0), size = params.image_size;
+  at::Tensor image = at::zeros({batch, 4, size, size}, face_vertices.options());
+  at::Tensor aux = at::zeros({batch, 3, size, size}, face_vertices.options());
+  if (batch == 0) return {image, aux};
+  DeviceGuardFor guard(face_vertices);
+  if (face_vertices.is_cuda()) {
+#ifdef WITH_CUDA
+    soft_rasterize_forward_cuda(face_vertices, textures, params, image, aux);
+#else
+    fail_no_cuda("soft_rasterize_forward");
+#endif
+  } else {
+    soft_rasterize_forward_cpu(face_vertices, textures, params, image, aux);
+  }
+  return {image, aux};
+}
+
+std::vector<at::Tensor> soft_rasterize_backward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
+                                                const at::Tensor& image_in, const at::Tensor& aux_in,
+                                                const at::Tensor& grad_image_in, const SoftRasParams& params) {
+  check_params(params);
+  check_inputs(face_vertices_in, textures_in, params);
+  const at::Tensor face_vertices = face_vertices_in.contiguous();
+  const at::Tensor textures = params.aggr_rgb == kRgbNone ? at::Tensor() : textures_in.contiguous();
+  const int64_t batch = face_vertices.size(0), size = params.image_size;
+  for (const auto& [t, name] : {std::pair{image_in, "image"}, std::pair{grad_image_in, "grad_image"}}) {
+    check_same(t, face_vertices, name, "face_vertices");
+    RENDERERS_CHECK(t.dim() == 4 && t.size(0) == batch && t.size(1) == 4 && t.size(2) == size && t.size(3) == size,
+                    name, " must have shape (B, 4, S, S), got ", t.sizes());
+  }
+  check_same(aux_in, face_vertices, "aux", "face_vertices");
+  RENDERERS_CHECK(aux_in.dim() == 4 && aux_in.size(0) == batch && aux_in.size(1) == 3,
+                  "aux must have shape (B, 3, S, S), got ", aux_in.sizes());
+  const at::Tensor image = image_in.contiguous(), aux = aux_in.contiguous(), grad_image = grad_image_in.contiguous();
+  at::Tensor grad_face_vertices = at::zeros_like(face_vertices);
+  at::Tensor grad_textures = textures.defined() ? at::zeros_like(textures) : at::Tensor();
+  if (batch == 0) return {grad_face_vertices, grad_textures};
+  DeviceGuardFor guard(face_vertices);
+  if (face_vertices.is_cuda()) {
+#ifdef WITH_CUDA
+    soft_rasterize_backward_cuda(face_vertices, textures, image, aux, grad_image, params, grad_face_vertices,
+                                 grad_textures);
+#else
+    fail_no_cuda("soft_rasterize_backward");
+#endif
+  } else {
+    soft_rasterize_backward_cpu(face_vertices, textures, image, aux, grad_image, params, grad_face_vertices,
+                                grad_textures);
+  }
+  return {grad_face_vertices, grad_textures};
+}
+
+}  // namespace renderers

@@ -1,0 +1,488 @@
+// SoftRas per-face and per-(face, pixel) math, written once and called from the
+// multi-threaded CPU loops (soft_rasterize_cpu.cpp) and the CUDA kernels
+// (soft_rasterize_cuda.cu). Only the loops, the launch code and the memory layout differ.
+//
+// For face j at pixel p (REFERENCE section 5):
+//   x_j = delta * d^2 / sigma (euclidean) or sign(m) m^2 / sigma, m = min_k w_k (barycentric)
+//   D_j = sigmoid(x_j), 1 - D_j = sigmoid(-x_j)
+//   alpha  prod: A = 1 - prod_j (1 - D_j)  (products below the smallest normal flush to 0)
+//          sum:  A = sum_j D_j / F         (as the reference implementation normalises it)
+//          hard: A = [any D_j > 0.5]
+//   colour softmax: z_n = (far - z) / (far - near), weights D_j exp(z_n / gamma) and
+//          exp(eps / gamma) for the background; hard: the nearest face covering p.
+#pragma once
+
+#include "../common/geometry.h"
+#include "../common/macros.h"
+#include "../common/math.h"
+#include "soft_rasterize.h"
+
+namespace renderers {
+
+// Scalar copy of SoftRasParams in the kernel's precision, passed by value to kernels.
+template <typename T>
+struct SoftKernelParams {
+  int size;
+  int num_faces;
+  int texture_size;  // T: R*R (surface) or 3 (vertex)
+  int texture_res;   // R for surface textures
+  int dist_func, aggr_alpha, aggr_rgb, texture_type;
+  bool double_sided;
+  T inv_sigma, inv_gamma, cull_threshold, cull_radius;
+  T near, far, inv_depth_range, eps;
+  T background[3];
+};
+
+template <typename T>
+SoftKernelParams<T> make_kernel_params(const SoftRasParams& p, int num_faces, int texture_size) {
+  SoftKernelParams<T> k;
+  k.size = p.image_size;
+  k.num_faces = num_faces;
+  k.texture_size = texture_size;
+  int r = 1;
+  while ((r + 1) * (r + 1) <= texture_size) ++r;
+  k.texture_res = r;
+  k.dist_func = p.dist_func;
+  k.aggr_alpha = p.aggr_alpha;
+  k.aggr_rgb = p.aggr_rgb;
+  k.texture_type = p.texture_type;
+  k.double_sided = p.double_sided;
+  k.inv_sigma = T(1.0 / p.sigma);
+  k.inv_gamma = T(1.0 / p.gamma);
+  const T threshold = T(p.cull_threshold());
+  k.cull_threshold = threshold;
+  k.cull_radius = T(std::sqrt(double(threshold)));
+  k.near = T(p.near);
+  k.far = T(p.far);
+  k.inv_depth_range = T(1.0 / (p.far - p.near));
+  k.eps = T(p.eps);
+  for (int c = 0; c < 3; ++c) k.background[c] = T(p.background[c]);
+  return k;
+}
+
+// Per-face quantities computed once per forward/backward.
+template <typename T>
+struct FaceSetup {
+  T x[3], y[3], inv_z[3];
+  T ex[3], ey[3], inv_len2[3];  // edge k = vertex k+1 - vertex k
+  T wa[3], wb[3], wc[3];        // barycentric w_k = wa_k * px + wb_k * py + wc_k
+  T area;                       // signed double area, clamped away from 0
+  T altitude[3];                // |area| / |edge opposite vertex k| (0 for a zero-length edge)
+  T xmin, xmax, ymin, ymax;     // bounding box grown by the cull radius
+  bool area_clamped;
+  bool visible;                 // false for back faces when rendering single-sided
+};
+
+// face: 9 values (x, y, z) x 3 vertices.
+template <typename T>
+HOST_DEVICE FORCE_INLINE FaceSetup<T> setup_face(const T* face, const SoftKernelParams<T>& p) {
+  FaceSetup<T> f;
+  for (int k = 0; k < 3; ++k) {
+    f.x[k] = face[3 * k + 0];
+    f.y[k] = face[3 * k + 1];
+    f.inv_z[k] = T(1) / face[3 * k + 2];
+  }
+  for (int k = 0; k < 3; ++k) {
+    const int n = (k + 1) % 3;
+    f.ex[k] = f.x[n] - f.x[k];
+    f.ey[k] = f.y[n] - f.y[k];
+    const T len2 = f.ex[k] * f.ex[k] + f.ey[k] * f.ey[k];
+    f.inv_len2[k] = len2 > T(0) ? T(1) / len2 : T(0);
+  }
+  f.area = signed_area_clamped(f.x, f.y, f.area_clamped);
+  for (int k = 0; k < 3; ++k) {
+    const int i = (k + 1) % 3, j = (k + 2) % 3;
+    // E_k(p) = (x_i y_j - x_j y_i) + px (y_i - y_j) + py (x_j - x_i)
+    f.wa[k] = (f.y[i] - f.y[j]) / f.area;
+    f.wb[k] = (f.x[j] - f.x[i]) / f.area;
+    f.wc[k] = (f.x[i] * f.y[j] - f.x[j] * f.y[i]) / f.area;
+  }
+  const T abs_area = f.area > T(0) ? f.area : -f.area;
+  for (int k = 0; k < 3; ++k) {
+    const int opposite = (k + 1) % 3;  // edge k+1 joins vertices k+1 and k+2
+    f.altitude[k] = f.inv_len2[opposite] > T(0) ? abs_area * sqrt_(f.inv_len2[opposite]) : T(0);
+  }
+  const T r = p.cull_radius;
+  f.xmin = min_(min_(f.x[0], f.x[1]), f.x[2]) - r;
+  f.xmax = max_(max_(f.x[0], f.x[1]), f.x[2]) + r;
+  f.ymin = min_(min_(f.y[0], f.y[1]), f.y[2]) - r;
+  f.ymax = max_(max_(f.y[0], f.y[1]), f.y[2]) + r;
+  // Front faces have a negative signed area in this camera (renderers/camera.py).
+  const T raw_area = (f.x[1] - f.x[0]) * (f.y[2] - f.y[0]) - (f.x[2] - f.x[0]) * (f.y[1] - f.y[0]);
+  f.visible = p.double_sided || raw_area < T(0);
+  if (!(f.xmin <= f.xmax && f.ymin <= f.ymax)) f.visible = false;  // non-finite vertices
+  return f;
+}
+
+// Coverage of one face at one pixel.
+template <typename T>
+struct Coverage {
+  T w[3];      // unclipped barycentrics
+  T logit;     // x_j
+  T d2, t;     // euclidean: nearest boundary point
+  int edge;    // euclidean: its edge; barycentric: index of the smallest w
+  bool inside;
+};
+
+// Returns false when the face is culled at this pixel (outside the grown box, or its
+// coverage would be below dist_eps); otherwise fills c.
+template <typename T>
+HOST_DEVICE FORCE_INLINE bool evaluate_coverage(const FaceSetup<T>& f, const SoftKernelParams<T>& p, T px, T py,
+                                                Coverage<T>& c) {
+  if (px < f.xmin || px > f.xmax || py < f.ymin || py > f.ymax) return false;
+  for (int k = 0; k < 3; ++k) c.w[k] = f.wa[k] * px + f.wb[k] * py + f.wc[k];
+  c.inside = c.w[0] > T(0) && c.w[1] > T(0) && c.w[2] > T(0) && c.w[0] < T(1) && c.w[1] < T(1) && c.w[2] < T(1);
+  if (p.dist_func == kEuclidean) {
+    if (!c.inside) {
+      // Cheap early cull: the distance to the triangle is at least the distance to the line
+      // of any edge the pixel lies beyond (w_k < 0); a small margin leaves rounding-level
+      // cases to the exact test below.
+      for (int k = 0; k < 3; ++k) {
+        const T line = c.w[k] * f.altitude[k];
+        if (c.w[k] < T(0) && line * line >= p.cull_threshold * T(1.001)) return false;
+      }
+    }
+    nearest_boundary_point(f.x, f.y, f.ex, f.ey, f.inv_len2, px, py, c.d2, c.t, c.edge);
+    if (!c.inside && c.d2 >= p.cull_threshold) return false;
+    c.logit = (c.inside ? c.d2 : -c.d2) * p.inv_sigma;
+  } else {
+    int k = 0;
+    if (c.w[1] < c.w[k]) k = 1;
+    if (c.w[2] < c.w[k]) k = 2;
+    const T m = c.w[k];
+    const T dis = m > T(0) ? m * m : -(m * m);
+    if (-dis >= p.cull_threshold) return false;
+    c.edge = k;
+    c.d2 = T(0);
+    c.t = T(0);
+    c.logit = dis * p.inv_sigma;
+  }
+  return true;
+}
+
+// Clipped barycentrics and perspective-correct depth; false when z is outside [near, far].
+template <typename T>
+struct Depth {
+  T w_clip[3];
+  T clip_sum;
+  bool clip_sum_clamped;
+  T z;
+};
+
+template <typename T>
+HOST_DEVICE FORCE_INLINE bool evaluate_depth(const FaceSetup<T>& f, const SoftKernelParams<T>& p,
+                                             const Coverage<T>& c, Depth<T>& d) {
+  barycentric_clip(c.w, d.w_clip, d.clip_sum, d.clip_sum_clamped);
+  d.z = T(1) / (d.w_clip[0] * f.inv_z[0] + d.w_clip[1] * f.inv_z[1] + d.w_clip[2] * f.inv_z[2]);
+  return d.z >= p.near && d.z <= p.far;  // NaN depths fail too
+}
+
+// Surface texel sampled by the clipped barycentrics on a triangular R x R grid.
+template <typename T>
+HOST_DEVICE FORCE_INLINE int surface_texel(const T* w_clip, int res) {
+  const int wx = min_(int(w_clip[0] * T(res)), res - 1);
+  const int wy = min_(int(w_clip[1] * T(res)), res - 1);
+  if ((w_clip[0] + w_clip[1]) * T(res) - T(wx) - T(wy) <= T(1)) return wy * res + wx;
+  return (res - 1 - wy) * res + (res - 1 - wx);
+}
+
+// Colour of a face at a pixel; texture points at this face's (T, 3) block.
+template <typename T>
+HOST_DEVICE FORCE_INLINE void sample_texture(const T* texture, const SoftKernelParams<T>& p, const T* w_clip,
+                                             T* color) {
+  if (p.texture_type == kSurfaceTexture) {
+    const T* texel = texture + 3 * surface_texel(w_clip, p.texture_res);
+    for (int ch = 0; ch < 3; ++ch) color[ch] = texel[ch];
+  } else {
+    for (int ch = 0; ch < 3; ++ch)
+      color[ch] = w_clip[0] * texture[ch] + w_clip[1] * texture[3 + ch] + w_clip[2] * texture[6 + ch];
+  }
+}
+
+// Per-pixel running state of the aggregation.
+template <typename T>
+struct PixelAccumulator {
+  T transmittance;      // alpha prod: prod_j (1 - D_j)
+  T coverage_sum;       // alpha sum
+  bool hard_alpha;      // alpha hard
+  T depth_max;          // softmax: running maximum of z_n (starts at eps); hard: nearest z
+  T weight_sum;         // softmax: sum of weights, scaled by exp(-depth_max / gamma)
+  T color[3];           // softmax: weighted colour sum, same scale; hard: winning colour
+  int face;             // hard: winning face (-1: background)
+};
+
+template <typename T>
+HOST_DEVICE FORCE_INLINE void init_pixel(PixelAccumulator<T>& a, const SoftKernelParams<T>& p) {
+  a.transmittance = T(1);
+  a.coverage_sum = T(0);
+  a.hard_alpha = false;
+  a.face = -1;
+  if (p.aggr_rgb == kRgbSoftmax) {
+    a.depth_max = p.eps;
+    a.weight_sum = T(1);  // exp((eps - depth_max) / gamma)
+  } else {
+    a.depth_max = p.far;
+    a.weight_sum = T(0);
+  }
+  for (int ch = 0; ch < 3; ++ch) a.color[ch] = p.background[ch];
+}
+
+// Adds face `face_index` (already known to cover the pixel with coverage c) to the pixel.
+template <typename T>
+HOST_DEVICE FORCE_INLINE void accumulate_face(PixelAccumulator<T>& a, const FaceSetup<T>& f, const T* texture,
+                                              const SoftKernelParams<T>& p, const Coverage<T>& c, int face_index) {
+  T D, complement;
+  sigmoid_pair(c.logit, D, complement);
+  if (p.aggr_alpha == kAlphaProd) {
+    a.transmittance *= complement;
+    if (a.transmittance < smallest_normal<T>()) a.transmittance = T(0);
+  } else if (p.aggr_alpha == kAlphaSum) {
+    a.coverage_sum += D;
+  } else if (D > T(0.5)) {
+    a.hard_alpha = true;
+  }
+  if (p.aggr_rgb == kRgbNone) return;
+  Depth<T> d;
+  if (!evaluate_depth(f, p, c, d)) return;
+  if (p.aggr_rgb == kRgbSoftmax) {
+    const T zn = (p.far - d.z) * p.inv_depth_range;
+    if (zn > a.depth_max) {
+      const T rescale = exp_((a.depth_max - zn) * p.inv_gamma);
+      a.weight_sum *= rescale;
+      for (int ch = 0; ch < 3; ++ch) a.color[ch] *= rescale;
+      a.depth_max = zn;
+    }
+    const T weight = D * exp_((zn - a.depth_max) * p.inv_gamma);
+    T color[3];
+    sample_texture(texture, p, d.w_clip, color);
+    a.weight_sum += weight;
+    for (int ch = 0; ch < 3; ++ch) a.color[ch] += weight * color[ch];
+  } else {
+    // Hard: ordinary z-buffer over faces that contain the pixel (closed triangle).
+    const bool contains = c.w[0] >= T(0) && c.w[1] >= T(0) && c.w[2] >= T(0) && c.w[0] <= T(1) &&
+                          c.w[1] <= T(1) && c.w[2] <= T(1);
+    if (contains && d.z < a.depth_max) {
+      a.depth_max = d.z;
+      a.face = face_index;
+      sample_texture(texture, p, d.w_clip, a.color);
+    }
+  }
+}
+
+// Writes the pixel's outputs: rgba[4] and aux[3] (see soft_rasterize.h).
+template <typename T>
+HOST_DEVICE FORCE_INLINE void finalize_pixel(const PixelAccumulator<T>& a, const SoftKernelParams<T>& p, T* rgba,
+                                             T* aux) {
+  if (p.aggr_alpha == kAlphaProd) {
+    rgba[3] = T(1) - a.transmittance;
+    aux[0] = a.transmittance;
+  } else if (p.aggr_alpha == kAlphaSum) {
+    rgba[3] = a.coverage_sum / T(p.num_faces);
+    aux[0] = T(0);
+  } else {
+    rgba[3] = a.hard_alpha ? T(1) : T(0);
+    aux[0] = T(0);
+  }
+  if (p.aggr_rgb == kRgbSoftmax) {
+    for (int ch = 0; ch < 3; ++ch) rgba[ch] = a.color[ch] / a.weight_sum;
+    aux[1] = a.depth_max;
+    aux[2] = a.weight_sum;
+  } else if (p.aggr_rgb == kRgbHard) {
+    for (int ch = 0; ch < 3; ++ch) rgba[ch] = a.color[ch];
+    aux[1] = a.depth_max;
+    aux[2] = T(a.face);
+  } else {
+    for (int ch = 0; ch < 3; ++ch) rgba[ch] = T(0);
+    aux[1] = T(0);
+    aux[2] = T(0);
+  }
+}
+
+// Finalises the pixel and stores it in image (4, S, S) and aux (3, S, S).
+template <typename T>
+HOST_DEVICE FORCE_INLINE void write_pixel(const PixelAccumulator<T>& a, const SoftKernelParams<T>& p, int row,
+                                          int col, T* image, T* aux) {
+  T rgba[4], extra[3];
+  finalize_pixel(a, p, rgba, extra);
+  const int plane = p.size * p.size, pix = row * p.size + col;
+  for (int ch = 0; ch < 4; ++ch) image[ch * plane + pix] = rgba[ch];
+  for (int ch = 0; ch < 3; ++ch) aux[ch * plane + pix] = extra[ch];
+}
+
+// What the backward of one pixel needs: upstream gradient and the forward's results.
+template <typename T>
+struct PixelGradient {
+  T grad[4];   // dL/d(R, G, B, A)
+  T rgba[4];   // forward output
+  T aux[3];    // forward aux
+};
+
+// Gradient of one face with respect to its screen vertices and its texture block.
+template <typename T>
+struct FaceGradient {
+  T x[3], y[3], z[3];
+};
+
+// Accumulates the gradient of one (face, pixel) pair. grad_texture points at this face's
+// (T, 3) gradient block (written only by this face, so no atomics are needed).
+template <typename T>
+HOST_DEVICE FORCE_INLINE void backward_pair(const FaceSetup<T>& f, const T* texture, const SoftKernelParams<T>& p,
+                                            const Coverage<T>& c, const PixelGradient<T>& g, int face_index,
+                                            T px, T py, FaceGradient<T>& out, T* grad_texture) {
+  T D, complement;
+  sigmoid_pair(c.logit, D, complement);
+  T grad_logit = T(0);
+  if (p.aggr_alpha == kAlphaProd) {
+    // A = 1 - prod_k (1 - D_k), dD_j/dx_j = D_j (1 - D_j)  =>  dA/dx_j = prod_k (1 - D_k) D_j
+    grad_logit += g.grad[3] * g.aux[0] * D;
+  } else if (p.aggr_alpha == kAlphaSum) {
+    grad_logit += g.grad[3] * D * complement / T(p.num_faces);
+  }
+  T grad_w[3] = {T(0), T(0), T(0)};
+  if (p.aggr_rgb != kRgbNone) {
+    Depth<T> d;
+    const bool hard_winner = p.aggr_rgb == kRgbHard && int(g.aux[2]) == face_index;
+    if ((p.aggr_rgb == kRgbSoftmax || hard_winner) && evaluate_depth(f, p, c, d)) {
+      T color[3];
+      sample_texture(texture, p, d.w_clip, color);
+      T grad_color[3];
+      T grad_w_clip[3] = {T(0), T(0), T(0)};
+      if (p.aggr_rgb == kRgbSoftmax) {
+        const T zn = (p.far - d.z) * p.inv_depth_range;
+        const T weight = D * exp_((zn - g.aux[1]) * p.inv_gamma) / g.aux[2];  // e_j / W
+        T dot = T(0);
+        for (int ch = 0; ch < 3; ++ch) {
+          grad_color[ch] = g.grad[ch] * weight;
+          dot += g.grad[ch] * (color[ch] - g.rgba[ch]);
+        }
+        grad_logit += dot * weight * complement;  // through D_j: dD/dx = D (1 - D)
+        const T grad_zn = dot * weight * p.inv_gamma;
+        const T grad_z = -grad_zn * p.inv_depth_range;
+        // z = 1 / S, S = sum_k w_clip_k / z_k
+        const T grad_s = -grad_z * d.z * d.z;
+        for (int k = 0; k < 3; ++k) {
+          grad_w_clip[k] += grad_s * f.inv_z[k];
+          out.z[k] -= grad_s * d.w_clip[k] * f.inv_z[k] * f.inv_z[k];
+        }
+      } else {
+        for (int ch = 0; ch < 3; ++ch) grad_color[ch] = g.grad[ch];
+      }
+      if (p.texture_type == kSurfaceTexture) {
+        T* texel = grad_texture + 3 * surface_texel(d.w_clip, p.texture_res);
+        for (int ch = 0; ch < 3; ++ch) texel[ch] += grad_color[ch];
+      } else {
+        for (int k = 0; k < 3; ++k)
+          for (int ch = 0; ch < 3; ++ch) {
+            grad_texture[3 * k + ch] += d.w_clip[k] * grad_color[ch];
+            grad_w_clip[k] += texture[3 * k + ch] * grad_color[ch];
+          }
+      }
+      T grad_w_unclipped[3];
+      barycentric_clip_backward(c.w, d.w_clip, d.clip_sum, d.clip_sum_clamped, grad_w_clip, grad_w_unclipped);
+      for (int k = 0; k < 3; ++k) grad_w[k] += grad_w_unclipped[k];
+    }
+  }
+  if (p.dist_func == kEuclidean) {
+    const T grad_d2 = grad_logit * (c.inside ? p.inv_sigma : -p.inv_sigma);
+    if (grad_d2 != T(0))
+      nearest_boundary_point_backward(f.x, f.y, f.ex, f.ey, px, py, c.t, c.edge, grad_d2, out.x, out.y);
+  } else {
+    // x = sign(m) m^2 / sigma  =>  dx/dm = 2 |m| / sigma
+    const T m = c.w[c.edge];
+    grad_w[c.edge] += grad_logit * T(2) * (m > T(0) ? m : -m) * p.inv_sigma;
+  }
+  if (grad_w[0] != T(0) || grad_w[1] != T(0) || grad_w[2] != T(0))
+    barycentric_backward(f.x, f.y, f.area, f.area_clamped, c.w, grad_w, px, py, out.x, out.y);
+}
+
+// Inclusive range of pixel columns (rows) whose centres may lie in [lo, hi] (x) or
+// [lo, hi] (y); one pixel of slack on each side, the exact test is evaluate_coverage's.
+HOST_DEVICE FORCE_INLINE void pixel_span(double lo, double hi, int size, bool rows, int& first, int& last) {
+  // column c has x = (2c + 1 - S) / S  =>  c = (x S + S - 1) / 2
+  // row r has y = (S - 1 - 2r) / S     =>  r = (S - 1 - y S) / 2
+  double a, b;
+  if (rows) {
+    a = (size - 1 - hi * size) * 0.5;
+    b = (size - 1 - lo * size) * 0.5;
+  } else {
+    a = (lo * size + size - 1) * 0.5;
+    b = (hi * size + size - 1) * 0.5;
+  }
+  if (!(a <= b)) {  // NaN or empty
+    first = 1;
+    last = 0;
+    return;
+  }
+  // Clamp in floating point first: huge coordinates must not overflow an int.
+  a = a > -1.0 ? a : -1.0;
+  b = b < double(size) ? b : double(size);
+  first = a >= double(size) ? size : int(floor(a)) - 1;
+  last = b < 0.0 ? -1 : int(ceil(b)) + 1;
+  first = first < 0 ? 0 : first;
+  last = last > size - 1 ? size - 1 : last;
+}
+
+
+// All faces of one image at one pixel, in face order (the CUDA forward; the CPU forward
+// visits the same (face, pixel) pairs face-major, which gives the same per-pixel order).
+template <typename T>
+HOST_DEVICE FORCE_INLINE void rasterize_pixel(const FaceSetup<T>* setups, const T* textures,
+                                              const SoftKernelParams<T>& p, int row, int col, T* image, T* aux) {
+  const int size = p.size;
+  const T px = pixel_x<T>(col, size), py = pixel_y<T>(row, size);
+  PixelAccumulator<T> acc;
+  init_pixel(acc, p);
+  for (int f = 0; f < p.num_faces; ++f) {
+    const FaceSetup<T>& face = setups[f];
+    if (!face.visible) continue;
+    Coverage<T> c;
+    if (!evaluate_coverage(face, p, px, py, c)) continue;
+    accumulate_face(acc, face, textures ? textures + 3 * p.texture_size * f : nullptr, p, c, f);
+  }
+  write_pixel(acc, p, row, col, image, aux);
+}
+
+// Backward of one face over every pixel it influences. image, aux and grad_image point
+// at this face's image ((4, S, S), (3, S, S), (4, S, S)); grad_face (9 values) and
+// grad_texture ((T, 3)) belong to this face alone.
+template <typename T>
+HOST_DEVICE FORCE_INLINE void backward_face(const T* face, const T* texture, const SoftKernelParams<T>& p,
+                                            int face_index, const T* image, const T* aux, const T* grad_image,
+                                            T* grad_face, T* grad_texture) {
+  const FaceSetup<T> f = setup_face(face, p);
+  FaceGradient<T> out;
+  for (int k = 0; k < 3; ++k) out.x[k] = out.y[k] = out.z[k] = T(0);
+  if (f.visible) {
+    const int size = p.size;
+    const int plane = size * size;
+    int r0, r1, c0, c1;
+    pixel_span(double(f.ymin), double(f.ymax), size, true, r0, r1);
+    pixel_span(double(f.xmin), double(f.xmax), size, false, c0, c1);
+    for (int r = r0; r <= r1; ++r) {
+      const T py = pixel_y<T>(r, size);
+      for (int col = c0; col <= c1; ++col) {
+        const T px = pixel_x<T>(col, size);
+        const int pix = r * size + col;
+        PixelGradient<T> g;
+        bool any = false;
+        for (int ch = 0; ch < 4; ++ch) {
+          g.grad[ch] = grad_image[ch * plane + pix];
+          any = any || g.grad[ch] != T(0);
+        }
+        if (!any) continue;
+        Coverage<T> c;
+        if (!evaluate_coverage(f, p, px, py, c)) continue;
+        for (int ch = 0; ch < 4; ++ch) g.rgba[ch] = image[ch * plane + pix];
+        for (int ch = 0; ch < 3; ++ch) g.aux[ch] = aux[ch * plane + pix];
+        backward_pair(f, texture, p, c, g, face_index, px, py, out, grad_texture);
+      }
+    }
+  }
+  for (int k = 0; k < 3; ++k) {
+    grad_face[3 * k + 0] = out.x[k];
+    grad_face[3 * k + 1] = out.y[k];
+    grad_face[3 * k + 2] = out.z[k];
+  }
+}
+
+}  // namespace renderers

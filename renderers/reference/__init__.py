@@ -1,0 +1,10 @@
+"""Plain-PyTorch versions of every compiled kernel: dense, slow, obviously correct.
+
+They evaluate every (pixel, face) pair with ordinary tensor operations, so autograd gives
+their gradients. Tests compare the compiled kernels (values and gradients) with them and
+benchmarks measure speed-ups against them.
+"""
+
+from .softras import soft_rasterize_reference
+
+__all__ = ["soft_rasterize_reference"]

@@ -1,0 +1,52 @@
+"""Textures accepted by every renderer, and their conversion to per-face colour blocks.
+
+* ``vertex``: per-vertex colours ``(B, V, 3)``, interpolated inside a face by the clipped
+  barycentric coordinates. Rasterizers receive them as ``(B, F, 3, 3)`` (per face, per
+  corner).
+* ``surface``: per-face colours on a triangular R x R grid, ``(B, F, R*R, 3)``; R = 1 is one
+  flat colour per face. The texel of barycentrics (w0, w1, w2) is
+  ``(floor(w1 R), floor(w0 R))`` in the lower triangle of the grid, mirrored otherwise
+  (the SoftRas layout).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["texture_kind", "check_textures"]
+
+
+def texture_kind(textures: torch.Tensor) -> str:
+    """``"vertex"`` for ``(B, V, 3)``, ``"surface"`` for ``(B, F, R*R, 3)``."""
+    return "vertex" if textures.dim() == 3 else "surface"
+
+
+def check_textures(textures: torch.Tensor, batch: int, num_vertices: int, num_faces: int) -> str:
+    """Validates the textures' shape and values; returns their kind."""
+    if not isinstance(textures, torch.Tensor):
+        raise TypeError(f"textures must be a torch.Tensor, got {type(textures).__name__}")
+    if not textures.is_floating_point():
+        raise TypeError(f"textures must be a floating-point tensor, got {textures.dtype}")
+    if textures.dim() == 3:
+        if textures.shape != (batch, num_vertices, 3):
+            raise ValueError(
+                f"per-vertex textures must have shape (B, V, 3) = ({batch}, {num_vertices}, 3), got {tuple(textures.shape)}"
+            )
+    elif textures.dim() == 4:
+        texels = textures.shape[2]
+        if textures.shape[0] != batch or textures.shape[1] != num_faces or textures.shape[3] != 3:
+            raise ValueError(
+                f"per-face textures must have shape (B, F, R*R, 3) = ({batch}, {num_faces}, R*R, 3), "
+                f"got {tuple(textures.shape)}"
+            )
+        if texels < 1 or math.isqrt(texels) ** 2 != texels:
+            raise ValueError(f"per-face textures need R*R colours per face (a square number), got {texels}")
+    else:
+        raise ValueError(
+            f"textures must be per-vertex (B, V, 3) or per-face (B, F, R*R, 3), got shape {tuple(textures.shape)}"
+        )
+    if not torch.isfinite(textures).all():
+        raise ValueError("textures contain NaN or infinite values")
+    return texture_kind(textures)

@@ -1,0 +1,68 @@
+"""Shared helpers for the renderer tests: random screen-space meshes and option sets."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from renderers.softras import SoftRasOptions
+
+REFERENCE_KEYS = (
+    "sigma",
+    "gamma",
+    "dist_eps",
+    "near",
+    "far",
+    "eps",
+    "dist_func",
+    "aggr_alpha",
+    "aggr_rgb",
+    "double_sided",
+    "background",
+)
+
+
+def reference_kwargs(options: SoftRasOptions) -> dict:
+    """Keyword arguments of renderers.reference.soft_rasterize_reference for these options."""
+    return {key: getattr(options, key) for key in REFERENCE_KEYS} | {"image_size": options.image_size}
+
+
+def random_screen_faces(
+    batch: int = 2,
+    num_faces: int = 40,
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+    spread: float = 1.3,
+    size: float = 0.5,
+    special: bool = True,
+) -> torch.Tensor:
+    """Screen-space faces ``(B, F, 3, 3)``: overlapping (occluding) triangles of random depth,
+    some partly outside the image, and, with ``special``, tiny, degenerate (collinear and
+    coincident) and off-screen faces."""
+    gen = torch.Generator().manual_seed(seed)
+    centres = (torch.rand(batch, num_faces, 1, 2, generator=gen, dtype=torch.float64) * 2 - 1) * spread
+    offsets = (torch.rand(batch, num_faces, 3, 2, generator=gen, dtype=torch.float64) * 2 - 1) * size
+    xy = centres + offsets
+    z = 2.0 + 3.0 * torch.rand(batch, num_faces, 3, 1, generator=gen, dtype=torch.float64)
+    faces = torch.cat((xy, z), dim=-1)
+    if special and num_faces >= 6:
+        faces[:, 0, :, :2] = faces[:, 0, :1, :2] + 1e-3 * offsets[:, 0]  # tiny
+        faces[:, 1, 2, :2] = 0.5 * (faces[:, 1, 0, :2] + faces[:, 1, 1, :2])  # collinear
+        faces[:, 2, 1:, :2] = faces[:, 2, :1, :2]  # all three corners coincide
+        faces[:, 3, :, 0] += 3.0  # entirely off-screen
+        faces[:, 4, 1, :2] = faces[:, 4, 0, :2]  # two coincident corners
+    return faces.to(dtype)
+
+
+def random_textures(faces: torch.Tensor, kind: str, res: int = 2, seed: int = 1) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    batch, num_faces = faces.shape[:2]
+    texels = res * res if kind == "surface" else 3
+    return torch.rand(batch, num_faces, texels, 3, generator=gen, dtype=torch.float64).to(faces.dtype)
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
