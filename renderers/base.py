@@ -146,7 +146,6 @@ class Renderer(nn.Module):
         """
         vertices, faces, eye = check_mesh_inputs(vertices, faces, eye)
         opts = self.options
-        face_world = gather_face_vertices(vertices, faces)
         face_screen = gather_face_vertices(project(vertices, eye, opts.viewing_angle), faces)
         if opts.silhouette_only:
             return self.rasterize(face_screen, None, "surface")
@@ -168,7 +167,8 @@ class Renderer(nn.Module):
             lit = textures * directional_light(vertex_normals(vertices, faces), **light)
             face_colors = gather_face_vertices(lit, faces)
         else:
-            face_colors = textures * directional_light(face_normals(face_world), **light)[:, :, None, :]
+            normals = face_normals(gather_face_vertices(vertices, faces))
+            face_colors = textures * directional_light(normals, **light)[:, :, None, :]
         return self.rasterize(face_screen, face_colors, kind)
 
     def rasterize(self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str) -> torch.Tensor:

@@ -56,5 +56,7 @@ def directional_light(
 def gather_face_vertices(values: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Per-face copies ``(B, F, 3, C)`` of per-vertex ``values (B, V, C)`` for ``faces (B, F, 3)``."""
     batch, num_faces, _ = faces.shape
-    index = faces.reshape(batch, num_faces * 3, 1).expand(-1, -1, values.shape[-1])
-    return torch.gather(values, 1, index).view(batch, num_faces, 3, values.shape[-1])
+    num_values, channels = values.shape[1], values.shape[-1]
+    offsets = torch.arange(batch, device=faces.device).view(batch, 1, 1) * num_values
+    flat = values.reshape(batch * num_values, channels).index_select(0, (faces + offsets).reshape(-1))
+    return flat.view(batch, num_faces, 3, channels)

@@ -8,8 +8,6 @@
 
 namespace renderers {
 
-HOST_DEVICE FORCE_INLINE float exp_(float x) { return expf(x); }
-HOST_DEVICE FORCE_INLINE double exp_(double x) { return exp(x); }
 HOST_DEVICE FORCE_INLINE float sqrt_(float x) { return sqrtf(x); }
 HOST_DEVICE FORCE_INLINE double sqrt_(double x) { return sqrt(x); }
 
@@ -20,10 +18,15 @@ HOST_DEVICE FORCE_INLINE T max_(T a, T b) { return a < b ? b : a; }
 template <typename T>
 HOST_DEVICE FORCE_INLINE T clamp_(T x, T lo, T hi) { return min_(max_(x, lo), hi); }
 
+// exp(x) for x <= 0: the only exponentials the renderers need (weights relative to a
+// running maximum, and sigmoid(-|x|)); never overflows.
+HOST_DEVICE FORCE_INLINE float exp_nonpositive(float x) { return expf(x); }
+HOST_DEVICE FORCE_INLINE double exp_nonpositive(double x) { return exp(x); }
+
 // Logistic sigmoid D = 1 / (1 + exp(-x)) and its complement 1 - D, from one exponential.
 template <typename T>
 HOST_DEVICE FORCE_INLINE void sigmoid_pair(T x, T& sigmoid, T& complement) {
-  const T e = exp_(x >= T(0) ? -x : x);  // exp(-|x|) in (0, 1]
+  const T e = exp_nonpositive(x >= T(0) ? -x : x);  // exp(-|x|) in (0, 1]
   const T inv = T(1) / (T(1) + e);
   sigmoid = x >= T(0) ? inv : e * inv;
   complement = x >= T(0) ? e * inv : inv;

@@ -40,6 +40,9 @@ void forward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, c
   const int bands = int(std::clamp<int64_t>((4 * threads + batch - 1) / batch, 1, size));
   const int rows_per_band = (size + bands - 1) / bands;
   const int64_t plane = int64_t(size) * size;
+  const bool silhouette_only = p.aggr_rgb == kRgbNone;
+  std::vector<T> xs(size);  // pixel-centre x of every column
+  for (int c = 0; c < size; ++c) xs[c] = pixel_x<T>(c, size);
 
   at::parallel_for(0, batch * bands, 1, [&](int64_t begin, int64_t end) {
     std::vector<PixelAccumulator<T>> acc(size_t(rows_per_band) * size);
@@ -55,18 +58,18 @@ void forward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, c
         const FaceSetup<T>& face = image_setups[f];
         if (!face.visible) continue;
         int r0, r1, c0, c1;
-        pixel_span(double(face.ymin), double(face.ymax), size, true, r0, r1);
+        exact_span(face.ymin, face.ymax, size, true, r0, r1);
         r0 = std::max(r0, row_begin);
         r1 = std::min(r1, row_end - 1);
         if (r0 > r1) continue;
-        pixel_span(double(face.xmin), double(face.xmax), size, false, c0, c1);
+        exact_span(face.xmin, face.xmax, size, false, c0, c1);
         const T* face_texture = image_textures ? image_textures + f * texture_size * 3 : nullptr;
         for (int r = r0; r <= r1; ++r) {
           const T py = pixel_y<T>(r, size);
           PixelAccumulator<T>* row_acc = acc.data() + (r - row_begin) * size;
           for (int c = c0; c <= c1; ++c) {
             Coverage<T> cov;
-            if (!evaluate_coverage(face, p, pixel_x<T>(c, size), py, cov)) continue;
+            if (!coverage_in_box(face, p, xs[c], py, cov)) continue;
             accumulate_face(row_acc[c], face, face_texture, p, cov, f);
           }
         }
@@ -77,6 +80,46 @@ void forward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, c
         for (int c = 0; c < size; ++c) write_pixel(acc[(r - row_begin) * size + c], p, r, c, image_b, aux_b);
     }
   });
+}
+
+// Backward of one face for silhouette-only rendering: dL/dx_j = scaled(p) * D_j
+// [* (1 - D_j) for "sum"], scaled = dL/dA * (prod_k (1 - D_k) or 1 / F) per pixel.
+template <typename T>
+void silhouette_backward_face(const T* face, const SoftKernelParams<T>& p, const T* xs, const T* scaled,
+                              T* grad_face) {
+  const FaceSetup<T> f = setup_face(face, p);
+  T gx[3] = {T(0), T(0), T(0)}, gy[3] = {T(0), T(0), T(0)};
+  if (f.visible) {
+    const int size = p.size;
+    int r0, r1, c0, c1;
+    exact_span(f.ymin, f.ymax, size, true, r0, r1);
+    exact_span(f.xmin, f.xmax, size, false, c0, c1);
+    for (int r = r0; r <= r1; ++r) {
+      const T py = pixel_y<T>(r, size);
+      const T* row = scaled + int64_t(r) * size;
+      for (int c = c0; c <= c1; ++c) {
+        Coverage<T> cov;
+        if (row[c] == T(0) || !coverage_in_box(f, p, xs[c], py, cov)) continue;
+        T D, complement;
+        sigmoid_pair(cov.logit, D, complement);
+        const T grad_logit = alpha_logit_gradient(row[c], D, complement, p.aggr_alpha);
+        if (p.dist_func == kEuclidean) {
+          const T grad_d2 = grad_logit * (cov.inside ? p.inv_sigma : -p.inv_sigma);
+          nearest_boundary_point_backward(f.x, f.y, f.ex, f.ey, xs[c], py, cov.t, cov.edge, grad_d2, gx, gy);
+        } else {
+          T grad_w[3] = {T(0), T(0), T(0)};
+          const T m = cov.w[cov.edge];
+          grad_w[cov.edge] = grad_logit * T(2) * (m > T(0) ? m : -m) * p.inv_sigma;
+          barycentric_backward(f.x, f.y, f.area, f.area_clamped, cov.w, grad_w, xs[c], py, gx, gy);
+        }
+      }
+    }
+  }
+  for (int k = 0; k < 3; ++k) {
+    grad_face[3 * k + 0] = gx[k];
+    grad_face[3 * k + 1] = gy[k];
+    grad_face[3 * k + 2] = T(0);  // silhouettes do not depend on depth
+  }
 }
 
 template <typename T>
@@ -95,6 +138,26 @@ void backward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, 
   const T* grad_image_ptr = grad_image.data_ptr<T>();
   T* grad_faces_ptr = grad_face_vertices.data_ptr<T>();
   T* grad_textures_ptr = texture_size > 0 ? grad_textures.data_ptr<T>() : nullptr;
+
+  if (p.aggr_rgb == kRgbNone) {
+    if (p.aggr_alpha == kAlphaHard) return;  // no gradient: the outputs are already zero
+    // The per-pixel factor every face shares, computed once.
+    std::vector<T> scaled(size_t(batch) * plane);
+    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b)
+        for (int64_t pix = 0; pix < plane; ++pix)
+          scaled[b * plane + pix] =
+              alpha_gradient_scale(grad_image_ptr[(b * 4 + 3) * plane + pix], aux_ptr[b * 3 * plane + pix], p);
+    });
+    std::vector<T> xs(p.size);
+    for (int c = 0; c < p.size; ++c) xs[c] = pixel_x<T>(c, p.size);
+    at::parallel_for(0, batch * num_faces, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        silhouette_backward_face(faces_ptr + 9 * i, p, xs.data(), scaled.data() + (i / num_faces) * plane,
+                                 grad_faces_ptr + 9 * i);
+    });
+    return;
+  }
 
   at::parallel_for(0, batch * num_faces, 64, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {

@@ -124,12 +124,11 @@ struct Coverage {
   bool inside;
 };
 
-// Returns false when the face is culled at this pixel (outside the grown box, or its
-// coverage would be below dist_eps); otherwise fills c.
+// Coverage of a pixel known to lie in the face's grown box: returns false when the face's
+// coverage would be below dist_eps there; otherwise fills c.
 template <typename T>
-HOST_DEVICE FORCE_INLINE bool evaluate_coverage(const FaceSetup<T>& f, const SoftKernelParams<T>& p, T px, T py,
-                                                Coverage<T>& c) {
-  if (px < f.xmin || px > f.xmax || py < f.ymin || py > f.ymax) return false;
+HOST_DEVICE FORCE_INLINE bool coverage_in_box(const FaceSetup<T>& f, const SoftKernelParams<T>& p, T px, T py,
+                                              Coverage<T>& c) {
   for (int k = 0; k < 3; ++k) c.w[k] = f.wa[k] * px + f.wb[k] * py + f.wc[k];
   c.inside = c.w[0] > T(0) && c.w[1] > T(0) && c.w[2] > T(0) && c.w[0] < T(1) && c.w[1] < T(1) && c.w[2] < T(1);
   if (p.dist_func == kEuclidean) {
@@ -145,19 +144,27 @@ HOST_DEVICE FORCE_INLINE bool evaluate_coverage(const FaceSetup<T>& f, const Sof
     nearest_boundary_point(f.x, f.y, f.ex, f.ey, f.inv_len2, px, py, c.d2, c.t, c.edge);
     if (!c.inside && c.d2 >= p.cull_threshold) return false;
     c.logit = (c.inside ? c.d2 : -c.d2) * p.inv_sigma;
-  } else {
-    int k = 0;
-    if (c.w[1] < c.w[k]) k = 1;
-    if (c.w[2] < c.w[k]) k = 2;
-    const T m = c.w[k];
-    const T dis = m > T(0) ? m * m : -(m * m);
-    if (-dis >= p.cull_threshold) return false;
-    c.edge = k;
-    c.d2 = T(0);
-    c.t = T(0);
-    c.logit = dis * p.inv_sigma;
+    return true;
   }
+  int k = 0;
+  if (c.w[1] < c.w[k]) k = 1;
+  if (c.w[2] < c.w[k]) k = 2;
+  const T m = c.w[k];
+  const T dis = m > T(0) ? m * m : -(m * m);
+  if (-dis >= p.cull_threshold) return false;
+  c.edge = k;
+  c.d2 = T(0);
+  c.t = T(0);
+  c.logit = dis * p.inv_sigma;
   return true;
+}
+
+// As coverage_in_box, for any pixel: false outside the face's grown bounding box too.
+template <typename T>
+HOST_DEVICE FORCE_INLINE bool evaluate_coverage(const FaceSetup<T>& f, const SoftKernelParams<T>& p, T px, T py,
+                                                Coverage<T>& c) {
+  if (px < f.xmin || px > f.xmax || py < f.ymin || py > f.ymax) return false;
+  return coverage_in_box(f, p, px, py, c);
 }
 
 // Clipped barycentrics and perspective-correct depth; false when z is outside [near, far].
@@ -199,12 +206,55 @@ HOST_DEVICE FORCE_INLINE void sample_texture(const T* texture, const SoftKernelP
   }
 }
 
+// Alpha aggregation state of a pixel: prod keeps prod_j (1 - D_j) (flushed to 0 below
+// the smallest normal, so deep interiors never hit slow subnormals), sum keeps sum_j D_j,
+// hard keeps 0 or 1. Branch-free in `keep` so that the CPU loops vectorize.
+template <typename T>
+HOST_DEVICE FORCE_INLINE T alpha_initial(int mode) {
+  return mode == kAlphaProd ? T(1) : T(0);
+}
+
+template <typename T>
+HOST_DEVICE FORCE_INLINE T alpha_update(T state, bool keep, T D, T complement, int mode) {
+  if (mode == kAlphaProd) {
+    const T next = state * (keep ? complement : T(1));
+    return next < smallest_normal<T>() ? T(0) : next;
+  }
+  if (mode == kAlphaSum) return state + (keep ? D : T(0));
+  return (keep & (D > T(0.5))) ? T(1) : state;
+}
+
+// Alpha of the pixel and the aux value its backward needs (prod: prod_j (1 - D_j)).
+template <typename T>
+HOST_DEVICE FORCE_INLINE void alpha_finalize(T state, const SoftKernelParams<T>& p, T& alpha, T& aux) {
+  if (p.aggr_alpha == kAlphaProd) {
+    alpha = T(1) - state;
+    aux = state;
+  } else {
+    alpha = p.aggr_alpha == kAlphaSum ? state / T(p.num_faces) : state;
+    aux = T(0);
+  }
+}
+
+// dL/d(logit_j) of the alpha channel, given g = dL/dA times alpha_gradient_scale.
+template <typename T>
+HOST_DEVICE FORCE_INLINE T alpha_gradient_scale(T grad_alpha, T aux, const SoftKernelParams<T>& p) {
+  // prod: A = 1 - prod_k (1 - D_k), dD/dx = D (1 - D)  =>  dA/dx_j = prod_k (1 - D_k) D_j
+  // sum:  A = sum_k D_k / F                           =>  dA/dx_j = D_j (1 - D_j) / F
+  if (p.aggr_alpha == kAlphaProd) return grad_alpha * aux;
+  if (p.aggr_alpha == kAlphaSum) return grad_alpha / T(p.num_faces);
+  return T(0);
+}
+
+template <typename T>
+HOST_DEVICE FORCE_INLINE T alpha_logit_gradient(T scaled, T D, T complement, int mode) {
+  return mode == kAlphaProd ? scaled * D : mode == kAlphaSum ? scaled * D * complement : T(0);
+}
+
 // Per-pixel running state of the aggregation.
 template <typename T>
 struct PixelAccumulator {
-  T transmittance;      // alpha prod: prod_j (1 - D_j)
-  T coverage_sum;       // alpha sum
-  bool hard_alpha;      // alpha hard
+  T alpha_state;        // prod: prod_j (1 - D_j); sum: sum_j D_j; hard: 0 or 1 (alpha_update)
   T depth_max;          // softmax: running maximum of z_n (starts at eps); hard: nearest z
   T weight_sum;         // softmax: sum of weights, scaled by exp(-depth_max / gamma)
   T color[3];           // softmax: weighted colour sum, same scale; hard: winning colour
@@ -213,9 +263,7 @@ struct PixelAccumulator {
 
 template <typename T>
 HOST_DEVICE FORCE_INLINE void init_pixel(PixelAccumulator<T>& a, const SoftKernelParams<T>& p) {
-  a.transmittance = T(1);
-  a.coverage_sum = T(0);
-  a.hard_alpha = false;
+  a.alpha_state = alpha_initial<T>(p.aggr_alpha);
   a.face = -1;
   if (p.aggr_rgb == kRgbSoftmax) {
     a.depth_max = p.eps;
@@ -233,26 +281,19 @@ HOST_DEVICE FORCE_INLINE void accumulate_face(PixelAccumulator<T>& a, const Face
                                               const SoftKernelParams<T>& p, const Coverage<T>& c, int face_index) {
   T D, complement;
   sigmoid_pair(c.logit, D, complement);
-  if (p.aggr_alpha == kAlphaProd) {
-    a.transmittance *= complement;
-    if (a.transmittance < smallest_normal<T>()) a.transmittance = T(0);
-  } else if (p.aggr_alpha == kAlphaSum) {
-    a.coverage_sum += D;
-  } else if (D > T(0.5)) {
-    a.hard_alpha = true;
-  }
+  a.alpha_state = alpha_update(a.alpha_state, true, D, complement, p.aggr_alpha);
   if (p.aggr_rgb == kRgbNone) return;
   Depth<T> d;
   if (!evaluate_depth(f, p, c, d)) return;
   if (p.aggr_rgb == kRgbSoftmax) {
     const T zn = (p.far - d.z) * p.inv_depth_range;
     if (zn > a.depth_max) {
-      const T rescale = exp_((a.depth_max - zn) * p.inv_gamma);
+      const T rescale = exp_nonpositive((a.depth_max - zn) * p.inv_gamma);
       a.weight_sum *= rescale;
       for (int ch = 0; ch < 3; ++ch) a.color[ch] *= rescale;
       a.depth_max = zn;
     }
-    const T weight = D * exp_((zn - a.depth_max) * p.inv_gamma);
+    const T weight = D * exp_nonpositive((zn - a.depth_max) * p.inv_gamma);
     T color[3];
     sample_texture(texture, p, d.w_clip, color);
     a.weight_sum += weight;
@@ -273,16 +314,7 @@ HOST_DEVICE FORCE_INLINE void accumulate_face(PixelAccumulator<T>& a, const Face
 template <typename T>
 HOST_DEVICE FORCE_INLINE void finalize_pixel(const PixelAccumulator<T>& a, const SoftKernelParams<T>& p, T* rgba,
                                              T* aux) {
-  if (p.aggr_alpha == kAlphaProd) {
-    rgba[3] = T(1) - a.transmittance;
-    aux[0] = a.transmittance;
-  } else if (p.aggr_alpha == kAlphaSum) {
-    rgba[3] = a.coverage_sum / T(p.num_faces);
-    aux[0] = T(0);
-  } else {
-    rgba[3] = a.hard_alpha ? T(1) : T(0);
-    aux[0] = T(0);
-  }
+  alpha_finalize(a.alpha_state, p, rgba[3], aux[0]);
   if (p.aggr_rgb == kRgbSoftmax) {
     for (int ch = 0; ch < 3; ++ch) rgba[ch] = a.color[ch] / a.weight_sum;
     aux[1] = a.depth_max;
@@ -331,13 +363,7 @@ HOST_DEVICE FORCE_INLINE void backward_pair(const FaceSetup<T>& f, const T* text
                                             T px, T py, FaceGradient<T>& out, T* grad_texture) {
   T D, complement;
   sigmoid_pair(c.logit, D, complement);
-  T grad_logit = T(0);
-  if (p.aggr_alpha == kAlphaProd) {
-    // A = 1 - prod_k (1 - D_k), dD_j/dx_j = D_j (1 - D_j)  =>  dA/dx_j = prod_k (1 - D_k) D_j
-    grad_logit += g.grad[3] * g.aux[0] * D;
-  } else if (p.aggr_alpha == kAlphaSum) {
-    grad_logit += g.grad[3] * D * complement / T(p.num_faces);
-  }
+  T grad_logit = alpha_logit_gradient(alpha_gradient_scale(g.grad[3], g.aux[0], p), D, complement, p.aggr_alpha);
   T grad_w[3] = {T(0), T(0), T(0)};
   if (p.aggr_rgb != kRgbNone) {
     Depth<T> d;
@@ -349,7 +375,7 @@ HOST_DEVICE FORCE_INLINE void backward_pair(const FaceSetup<T>& f, const T* text
       T grad_w_clip[3] = {T(0), T(0), T(0)};
       if (p.aggr_rgb == kRgbSoftmax) {
         const T zn = (p.far - d.z) * p.inv_depth_range;
-        const T weight = D * exp_((zn - g.aux[1]) * p.inv_gamma) / g.aux[2];  // e_j / W
+        const T weight = D * exp_nonpositive((zn - g.aux[1]) * p.inv_gamma) / g.aux[2];  // e_j / W
         T dot = T(0);
         for (int ch = 0; ch < 3; ++ch) {
           grad_color[ch] = g.grad[ch] * weight;
@@ -423,6 +449,20 @@ HOST_DEVICE FORCE_INLINE void pixel_span(double lo, double hi, int size, bool ro
 }
 
 
+// The exact columns [first, last] whose centres satisfy lo <= x <= hi (rows: lo <= y <= hi),
+// the same float comparisons evaluate_coverage makes; empty when first > last.
+template <typename T>
+HOST_DEVICE FORCE_INLINE void exact_span(T lo, T hi, int size, bool rows, int& first, int& last) {
+  pixel_span(double(lo), double(hi), size, rows, first, last);
+  if (rows) {
+    while (first <= last && pixel_y<T>(first, size) > hi) ++first;
+    while (last >= first && pixel_y<T>(last, size) < lo) --last;
+  } else {
+    while (first <= last && pixel_x<T>(first, size) < lo) ++first;
+    while (last >= first && pixel_x<T>(last, size) > hi) --last;
+  }
+}
+
 // All faces of one image at one pixel, in face order (the CUDA forward; the CPU forward
 // visits the same (face, pixel) pairs face-major, which gives the same per-pixel order).
 template <typename T>
@@ -456,8 +496,8 @@ HOST_DEVICE FORCE_INLINE void backward_face(const T* face, const T* texture, con
     const int size = p.size;
     const int plane = size * size;
     int r0, r1, c0, c1;
-    pixel_span(double(f.ymin), double(f.ymax), size, true, r0, r1);
-    pixel_span(double(f.xmin), double(f.xmax), size, false, c0, c1);
+    exact_span(f.ymin, f.ymax, size, true, r0, r1);
+    exact_span(f.xmin, f.xmax, size, false, c0, c1);
     for (int r = r0; r <= r1; ++r) {
       const T py = pixel_y<T>(r, size);
       for (int col = c0; col <= c1; ++col) {
@@ -471,7 +511,7 @@ HOST_DEVICE FORCE_INLINE void backward_face(const T* face, const T* texture, con
         }
         if (!any) continue;
         Coverage<T> c;
-        if (!evaluate_coverage(f, p, px, py, c)) continue;
+        if (!coverage_in_box(f, p, px, py, c)) continue;
         for (int ch = 0; ch < 4; ++ch) g.rgba[ch] = image[ch * plane + pix];
         for (int ch = 0; ch < 3; ++ch) g.aux[ch] = aux[ch * plane + pix];
         backward_pair(f, texture, p, c, g, face_index, px, py, out, grad_texture);

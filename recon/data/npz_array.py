@@ -1,0 +1,164 @@
+"""Lazy, memory-mapped access to the single array stored in an ``.npz`` file.
+
+Why memory-mapping: a full ShapeNet train split is about 12 GB of images, far more
+than fits comfortably in RAM, and the reference loaders' habit of ``np.load``-ing it
+whole is their users' top complaint. We never read a whole array:
+
+* an uncompressed member (``np.savez``, ZIP_STORED; what our generator and converter
+  write) is memory-mapped *in place*: the array's bytes sit contiguously inside the
+  zip file, so we map them at their offset. Zero copies, zero preparation.
+* a compressed member (``np.savez_compressed``, ZIP_DEFLATED; possibly the public
+  downloads) cannot be random-accessed, so it is decompressed *once*, streamed in
+  chunks (bounded memory), into a ``.npy`` cache file which is then memory-mapped.
+  The cache is keyed by the source's absolute path, size and mtime.
+
+Mapped pages are file-backed: the kernel can drop them at any time, so they never
+count as the process's anonymous memory. The map itself is opened lazily in each
+process (DataLoader workers included) and never pickled.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import struct
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+
+class DatasetFormatError(ValueError):
+    """A dataset file exists but its content is not what the format requires."""
+
+
+def default_cache_dir() -> Path:
+    """Cache for decompressed members: ``$RECON_CACHE_DIR`` or ``~/.cache/diffmesh-recon``."""
+    env = os.environ.get("RECON_CACHE_DIR")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "diffmesh-recon" / "npz"
+
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zip local file header, 30 bytes
+
+
+def _read_npy_header(fp, path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
+    try:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(fp)
+        return np.lib.format.read_array_header_2_0(fp)
+    except ValueError as exc:
+        raise DatasetFormatError(f"{path}: the array inside is not a valid .npy member ({exc})") from exc
+
+
+class NpzArray:
+    """The first array of an ``.npz`` file, memory-mapped on first use.
+
+    Attributes ``shape`` and ``dtype`` are read from the header at construction
+    (cheap: a few hundred bytes). ``array`` returns a read-only ``np.memmap``.
+    """
+
+    def __init__(self, path: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
+                 what: str = "array") -> None:
+        self.path = Path(path)
+        self.what = what
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: missing {what} file")
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                members = [i for i in zf.infolist() if i.filename.endswith(".npy")]
+                if not members:
+                    raise DatasetFormatError(f"{self.path}: the .npz archive contains no array")
+                info = members[0]
+                self.member = info.filename
+                self.compressed = info.compress_type != zipfile.ZIP_STORED
+                with zf.open(info) as fp:
+                    self.shape, self.fortran_order, self.dtype = _read_npy_header(fp, self.path)
+                    self._npy_header_len = fp.tell() if not self.compressed else None
+                self._header_offset = info.header_offset
+                self._member_size = info.file_size
+        except zipfile.BadZipFile as exc:
+            raise DatasetFormatError(f"{self.path}: not a valid .npz (zip) file ({exc})") from exc
+        except EOFError as exc:
+            raise DatasetFormatError(f"{self.path}: file is truncated ({exc})") from exc
+        expected = int(np.prod(self.shape)) * self.dtype.itemsize
+        if self._member_size < expected:
+            raise DatasetFormatError(
+                f"{self.path}: {what} member {self.member!r} is truncated: header says shape "
+                f"{self.shape} {self.dtype} ({expected} bytes) but it holds {self._member_size} bytes")
+        self._array: np.ndarray | None = None
+
+    # -- pickling: never ship the mapped data to worker processes --------------------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_array"] = None
+        return state
+
+    @property
+    def array(self) -> np.ndarray:
+        """The read-only memory-mapped array (opened lazily, once per process)."""
+        if self._array is None:
+            self._array = self._open()
+        return self._array
+
+    def prepare(self) -> None:
+        """Do the one-time work now (decompress a compressed member into the cache)."""
+        _ = self.array
+
+    def _data_offset_in_zip(self) -> int:
+        with open(self.path, "rb") as f:
+            f.seek(self._header_offset)
+            raw = f.read(_LOCAL_HEADER.size)
+            if len(raw) != _LOCAL_HEADER.size or raw[:4] != b"PK\x03\x04":
+                raise DatasetFormatError(f"{self.path}: corrupt zip local header for {self.member!r}")
+            fields = _LOCAL_HEADER.unpack(raw)
+            name_len, extra_len = fields[-2], fields[-1]
+            return self._header_offset + _LOCAL_HEADER.size + name_len + extra_len
+
+    def _open(self) -> np.ndarray:
+        order = "F" if self.fortran_order else "C"
+        if not self.compressed:
+            offset = self._data_offset_in_zip() + self._npy_header_len
+            try:
+                return np.memmap(self.path, dtype=self.dtype, mode="r", offset=offset,
+                                 shape=self.shape, order=order)
+            except ValueError as exc:
+                raise DatasetFormatError(f"{self.path}: {self.what} data is truncated ({exc})") from exc
+        cache = self._cache_path()
+        if not cache.is_file():
+            self._extract(cache)
+        try:
+            arr = np.load(cache, mmap_mode="r")
+        except ValueError as exc:
+            raise DatasetFormatError(f"{cache}: corrupt cache of {self.path} ({exc}); delete it") from exc
+        if arr.shape != tuple(self.shape) or arr.dtype != self.dtype:
+            raise DatasetFormatError(f"{cache}: stale cache of {self.path}; delete it")
+        return arr
+
+    def _cache_path(self) -> Path:
+        st = self.path.stat()
+        key = f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self.member}"
+        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+        base = self.cache_dir if self.cache_dir is not None else default_cache_dir()
+        return base / f"{self.path.stem}-{digest}.npy"
+
+    def _extract(self, cache: Path) -> None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=cache.name + ".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out, zipfile.ZipFile(self.path) as zf, zf.open(self.member) as src:
+                shutil.copyfileobj(src, out, length=16 << 20)  # zipfile verifies the CRC at the end
+            os.replace(tmp, cache)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise DatasetFormatError(f"{self.path}: corrupt compressed {self.what} member ({exc})") from exc
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
