@@ -7,19 +7,18 @@ import pytest
 from datafiles import CATS, write_folder_split, write_npz_split
 
 
-@pytest.fixture
-def npz_root(tmp_path: Path) -> Path:
-    root = tmp_path / "npz"
+def _write_all_splits(root: Path, write_split) -> Path:
     for c, (syn, n) in enumerate(CATS.items()):
         for split in ("train", "val", "test"):
-            write_npz_split(root, syn, split, n, c)
+            write_split(root, syn, split, n, c)
     return root
+
+
+@pytest.fixture
+def npz_root(tmp_path: Path) -> Path:
+    return _write_all_splits(tmp_path / "npz", write_npz_split)
 
 
 @pytest.fixture
 def folder_root(tmp_path: Path) -> Path:
-    root = tmp_path / "folders"
-    for c, (syn, n) in enumerate(CATS.items()):
-        for split in ("train", "val", "test"):
-            write_folder_split(root, syn, split, n, c)
-    return root
+    return _write_all_splits(tmp_path / "folders", write_folder_split)
