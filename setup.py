@@ -72,7 +72,7 @@ def _sources(pattern: str) -> list[str]:
 
 def _extension():
     # -ffp-contract=off keeps results independent of FMA availability.
-    cxx_flags = ["-O3", "-std=c++20", "-fopenmp", "-ffp-contract=off"]
+    cxx_flags = ["-O3", "-std=c++20", "-fopenmp", "-ffp-contract=off", "-Wno-psabi"]
     sources = _sources("*.cpp")
     kwargs = dict(
         name="renderers._C",

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -22,40 +23,63 @@ namespace {
 
 // ---------------------------------------------------------------------------------------
 // Vectorized float path for silhouette-only rendering with euclidean distance (the training
-// configuration). kLanes pixels of a face row at a time (one SSE register) with GCC/Clang vector extensions
-// (compiled for the baseline instruction set, so portable). It evaluates the same formulas
-// as coverage_in_box / alpha_update / the silhouette backward, lane-wise and branch-free;
-// exp(-|x|) uses exp_nonpositive_lanes, a polynomial with relative error below 2e-7. The
-// tests compare it with the dense reference like every other path.
+// configuration): W pixels of a face row at a time with GCC/Clang vector extensions, W = 8
+// (AVX2, chosen at run time where the CPU has it) or 4 (SSE2, every x86-64; other CPUs get
+// their own 128-bit vectors). It evaluates the same formulas as coverage_in_box /
+// alpha_update / the silhouette backward, lane-wise and branch-free; exp(-|x|) uses
+// exp_nonpositive_lanes, a polynomial with relative error below 2e-7. The tests compare it
+// with the dense reference like every other path. Results are deterministic on a machine;
+// the width changes the order of the backward's lane sums, so two CPUs may differ in the
+// last bits.
 #if defined(__GNUC__)
 #define RENDERERS_VECTOR_PATH 1
-typedef float Floats __attribute__((vector_size(16)));
-typedef int32_t Ints __attribute__((vector_size(16)));
-constexpr int kLanes = 4;
 
-FORCE_INLINE Floats load_lanes(const float* p) {
-  Floats v;
+template <int W>
+struct Lanes {
+  typedef float Floats __attribute__((vector_size(4 * W)));
+  typedef int32_t Ints __attribute__((vector_size(4 * W)));
+};
+#define LANE_TYPES                              \
+  using Floats = typename Lanes<W>::Floats; \
+  using Ints = typename Lanes<W>::Ints
+
+template <int W>
+FORCE_INLINE typename Lanes<W>::Floats load_lanes(const float* p) {
+  typename Lanes<W>::Floats v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
-FORCE_INLINE void store_lanes(float* p, Floats v) { std::memcpy(p, &v, sizeof(v)); }
-FORCE_INLINE Floats splat(float x) { return Floats{} + x; }
-FORCE_INLINE Floats select(Ints mask, Floats a, Floats b) { return mask ? a : b; }
-FORCE_INLINE float lane_sum(Floats v) {
+template <int W>
+FORCE_INLINE void store_lanes(float* p, typename Lanes<W>::Floats v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+template <int W>
+FORCE_INLINE typename Lanes<W>::Floats splat(float x) {
+  return typename Lanes<W>::Floats{} + x;
+}
+template <int W>
+FORCE_INLINE typename Lanes<W>::Floats select(typename Lanes<W>::Ints mask, typename Lanes<W>::Floats a,
+                                              typename Lanes<W>::Floats b) {
+  return mask ? a : b;
+}
+template <int W>
+FORCE_INLINE float lane_sum(typename Lanes<W>::Floats v) {
   float s = 0.0f;
-  for (int l = 0; l < kLanes; ++l) s += v[l];
+  for (int l = 0; l < W; ++l) s += v[l];
   return s;
 }
 
 // exp(x) for x <= 0, lane-wise: Cody-Waite reduction to |r| <= ln2/2 and a degree-7 Taylor
 // polynomial (relative error below 2e-7); 0 below -87.
-FORCE_INLINE Floats exp_nonpositive_lanes(Floats x) {
+template <int W>
+FORCE_INLINE typename Lanes<W>::Floats exp_nonpositive_lanes(typename Lanes<W>::Floats x) {
+  LANE_TYPES;
   const Ints live = x > -87.0f;
-  const Floats clamped = select(live, x, splat(-87.0f));
+  const Floats clamped = select<W>(live, x, splat<W>(-87.0f));
   const Ints n_int = __builtin_convertvector(clamped * 1.44269504f - 0.5f, Ints);  // round to nearest
   const Floats n = __builtin_convertvector(n_int, Floats);
   const Floats r = (clamped - n * 0.693359375f) + n * 2.12194440e-4f;
-  Floats poly = splat(1.0f / 5040.0f);
+  Floats poly = splat<W>(1.0f / 5040.0f);
   poly = poly * r + 1.0f / 720.0f;
   poly = poly * r + 1.0f / 120.0f;
   poly = poly * r + 1.0f / 24.0f;
@@ -66,18 +90,21 @@ FORCE_INLINE Floats exp_nonpositive_lanes(Floats x) {
   const Ints bits = (n_int + 127) << 23;
   Floats scale;
   std::memcpy(&scale, &bits, sizeof(scale));
-  return select(live, poly * scale, Floats{});
+  return select<W>(live, poly * scale, Floats{});
 }
 
-// Coverage of kLanes pixels (px, py) of a face row; lanes outside `in_span` are never kept.
+template <int W>
 struct LaneCoverage {
-  Floats logit, d2, t, D, complement;
-  Ints keep, inside, edge;
+  typename Lanes<W>::Floats logit, d2, t, D, complement;
+  typename Lanes<W>::Ints keep, inside, edge;
 };
 
-FORCE_INLINE LaneCoverage coverage_lanes(const FaceSetup<float>& f, const SoftKernelParams<float>& p, Floats px,
-                                         float py, Ints in_span) {
-  LaneCoverage c;
+// Coverage of W pixels (px, py) of a face row; lanes outside `in_span` are never kept.
+template <int W>
+FORCE_INLINE LaneCoverage<W> coverage_lanes(const FaceSetup<float>& f, const SoftKernelParams<float>& p,
+                                            typename Lanes<W>::Floats px, float py, typename Lanes<W>::Ints in_span) {
+  LANE_TYPES;
+  LaneCoverage<W> c;
   Floats w[3];
   for (int k = 0; k < 3; ++k) w[k] = f.wa[k] * px + f.wb[k] * py + f.wc[k];
   c.inside = (w[0] > 0.0f) & (w[1] > 0.0f) & (w[2] > 0.0f) & (w[0] < 1.0f) & (w[1] < 1.0f) & (w[2] < 1.0f);
@@ -86,60 +113,63 @@ FORCE_INLINE LaneCoverage coverage_lanes(const FaceSetup<float>& f, const SoftKe
     const Floats dx = px - f.x[k];
     const float dy = py - f.y[k];
     Floats tk = (dx * f.ex[k] + dy * f.ey[k]) * f.inv_len2[k];
-    tk = select(tk < 0.0f, Floats{}, tk);
-    tk = select(tk > 1.0f, splat(1.0f), tk);
+    tk = select<W>(tk < 0.0f, Floats{}, tk);
+    tk = select<W>(tk > 1.0f, splat<W>(1.0f), tk);
     const Floats rx = dx - tk * f.ex[k], ry = dy - tk * f.ey[k];
     dist[k] = rx * rx + ry * ry;
     param[k] = tk;
   }
   const Ints one = dist[1] < dist[0];
-  c.d2 = select(one, dist[1], dist[0]);
-  c.t = select(one, param[1], param[0]);
+  c.d2 = select<W>(one, dist[1], dist[0]);
+  c.t = select<W>(one, param[1], param[0]);
   c.edge = one & 1;
   const Ints two = dist[2] < c.d2;
-  c.d2 = select(two, dist[2], c.d2);
-  c.t = select(two, param[2], c.t);
+  c.d2 = select<W>(two, dist[2], c.d2);
+  c.t = select<W>(two, param[2], c.t);
   c.edge = two ? Ints{} + 2 : c.edge;
   c.keep = in_span & (c.inside | (c.d2 < p.cull_threshold));
-  c.logit = select(c.inside, c.d2, -c.d2) * p.inv_sigma;
+  c.logit = select<W>(c.inside, c.d2, -c.d2) * p.inv_sigma;
   // sigmoid and its complement from e = exp(-|x|)
   const Ints positive = c.logit >= 0.0f;
-  const Floats e = exp_nonpositive_lanes(select(positive, -c.logit, c.logit));
+  const Floats e = exp_nonpositive_lanes<W>(select<W>(positive, -c.logit, c.logit));
   const Floats inv = 1.0f / (1.0f + e);
-  c.D = select(positive, inv, e * inv);
-  c.complement = select(positive, e * inv, inv);
+  c.D = select<W>(positive, inv, e * inv);
+  c.complement = select<W>(positive, e * inv, inv);
   return c;
 }
 
-FORCE_INLINE Ints lanes_up_to(int first, int last) {
-  Ints index;
-  for (int l = 0; l < kLanes; ++l) index[l] = first + l;
+template <int W>
+FORCE_INLINE typename Lanes<W>::Ints lanes_up_to(int first, int last) {
+  typename Lanes<W>::Ints index;
+  for (int l = 0; l < W; ++l) index[l] = first + l;
   return index <= last;
 }
 
-template <int kAlphaMode>
-void silhouette_row_lanes(const FaceSetup<float>& f, const SoftKernelParams<float>& p, const float* xs, float py,
-                          int c0, int c1, float* state) {
-  for (int c = c0; c <= c1; c += kLanes) {
-    const LaneCoverage cov = coverage_lanes(f, p, load_lanes(xs + c), py, lanes_up_to(c, c1));
-    Floats s = load_lanes(state + c);
+template <int W, int kAlphaMode>
+FORCE_INLINE void silhouette_row_lanes(const FaceSetup<float>& f, const SoftKernelParams<float>& p, const float* xs,
+                                       float py, int c0, int c1, float* state) {
+  LANE_TYPES;
+  for (int c = c0; c <= c1; c += W) {
+    const LaneCoverage<W> cov = coverage_lanes<W>(f, p, load_lanes<W>(xs + c), py, lanes_up_to<W>(c, c1));
+    Floats s = load_lanes<W>(state + c);
     if (kAlphaMode == kAlphaProd) {
-      s = s * select(cov.keep, cov.complement, splat(1.0f));
-      s = select(s < smallest_normal<float>(), Floats{}, s);
+      s = s * select<W>(cov.keep, cov.complement, splat<W>(1.0f));
+      s = select<W>(s < smallest_normal<float>(), Floats{}, s);
     } else if (kAlphaMode == kAlphaSum) {
-      s = s + select(cov.keep, cov.D, Floats{});
+      s = s + select<W>(cov.keep, cov.D, Floats{});
     } else {
-      s = select(cov.keep & (cov.D > 0.5f), splat(1.0f), s);
+      s = select<W>(cov.keep & (cov.D > 0.5f), splat<W>(1.0f), s);
     }
-    store_lanes(state + c, s);
+    store_lanes<W>(state + c, s);
   }
 }
 
 // Silhouette backward of one face; `scaled` holds dL/dA times prod(1 - D) or 1 / F per pixel
 // in rows of `stride` (padded with zeros).
-template <int kAlphaMode>
-void silhouette_backward_face_lanes(const float* face, const SoftKernelParams<float>& p, const float* xs,
-                                    const float* scaled, int stride, float* grad_face) {
+template <int W, int kAlphaMode>
+FORCE_INLINE void silhouette_backward_face_lanes(const float* face, const SoftKernelParams<float>& p,
+                                                 const float* xs, const float* scaled, int stride, float* grad_face) {
+  LANE_TYPES;
   const FaceSetup<float> f = setup_face(face, p);
   Floats gx[3] = {}, gy[3] = {};
   if (f.visible) {
@@ -150,23 +180,24 @@ void silhouette_backward_face_lanes(const float* face, const SoftKernelParams<fl
     for (int r = r0; r <= r1; ++r) {
       const float py = pixel_y<float>(r, size);
       const float* row = scaled + int64_t(r) * stride;
-      for (int c = c0; c <= c1; c += kLanes) {
-        const Floats px = load_lanes(xs + c);
-        const LaneCoverage cov = coverage_lanes(f, p, px, py, lanes_up_to(c, c1));
-        Floats grad_logit = load_lanes(row + c) * cov.D;
+      for (int c = c0; c <= c1; c += W) {
+        const Floats px = load_lanes<W>(xs + c);
+        const LaneCoverage<W> cov = coverage_lanes<W>(f, p, px, py, lanes_up_to<W>(c, c1));
+        Floats grad_logit = load_lanes<W>(row + c) * cov.D;
         if (kAlphaMode == kAlphaSum) grad_logit = grad_logit * cov.complement;
-        const Floats grad_d2 = select(cov.keep, grad_logit * select(cov.inside, splat(p.inv_sigma), splat(-p.inv_sigma)), Floats{});
+        const Floats sign = select<W>(cov.inside, splat<W>(p.inv_sigma), splat<W>(-p.inv_sigma));
+        const Floats grad_d2 = select<W>(cov.keep, grad_logit * sign, Floats{});
         // nearest point q = (1 - t) v_edge + t v_edge+1, d(d2)/dv = -2 (p - q) (1 - t | t)
         const Ints e0 = cov.edge == 0, e1 = cov.edge == 1, e2 = cov.edge == 2;
-        const Floats xa = select(e0, splat(f.x[0]), select(e1, splat(f.x[1]), splat(f.x[2])));
-        const Floats ya = select(e0, splat(f.y[0]), select(e1, splat(f.y[1]), splat(f.y[2])));
-        const Floats exa = select(e0, splat(f.ex[0]), select(e1, splat(f.ex[1]), splat(f.ex[2])));
-        const Floats eya = select(e0, splat(f.ey[0]), select(e1, splat(f.ey[1]), splat(f.ey[2])));
+        const Floats xa = select<W>(e0, splat<W>(f.x[0]), select<W>(e1, splat<W>(f.x[1]), splat<W>(f.x[2])));
+        const Floats ya = select<W>(e0, splat<W>(f.y[0]), select<W>(e1, splat<W>(f.y[1]), splat<W>(f.y[2])));
+        const Floats exa = select<W>(e0, splat<W>(f.ex[0]), select<W>(e1, splat<W>(f.ex[1]), splat<W>(f.ex[2])));
+        const Floats eya = select<W>(e0, splat<W>(f.ey[0]), select<W>(e1, splat<W>(f.ey[1]), splat<W>(f.ey[2])));
         const Floats rx = px - xa - cov.t * exa, ry = py - ya - cov.t * eya;
         const Floats ga = -2.0f * grad_d2 * (1.0f - cov.t), gb = -2.0f * grad_d2 * cov.t;
         const Ints start[3] = {e0, e1, e2}, end[3] = {e2, e0, e1};
         for (int k = 0; k < 3; ++k) {
-          const Floats g = select(start[k], ga, Floats{}) + select(end[k], gb, Floats{});
+          const Floats g = select<W>(start[k], ga, Floats{}) + select<W>(end[k], gb, Floats{});
           gx[k] += g * rx;
           gy[k] += g * ry;
         }
@@ -174,12 +205,74 @@ void silhouette_backward_face_lanes(const float* face, const SoftKernelParams<fl
     }
   }
   for (int k = 0; k < 3; ++k) {
-    grad_face[3 * k + 0] = lane_sum(gx[k]);
-    grad_face[3 * k + 1] = lane_sum(gy[k]);
+    grad_face[3 * k + 0] = lane_sum<W>(gx[k]);
+    grad_face[3 * k + 1] = lane_sum<W>(gy[k]);
     grad_face[3 * k + 2] = 0.0f;
   }
 }
+
+// Entry points: one copy per width, the wide one compiled for AVX2 and used where the CPU
+// has it.
+template <int kAlphaMode>
+void silhouette_row_narrow(const FaceSetup<float>& f, const SoftKernelParams<float>& p, const float* xs, float py,
+                           int c0, int c1, float* state) {
+  silhouette_row_lanes<4, kAlphaMode>(f, p, xs, py, c0, c1, state);
+}
+template <int kAlphaMode>
+void silhouette_backward_narrow(const float* face, const SoftKernelParams<float>& p, const float* xs,
+                                const float* scaled, int stride, float* grad_face) {
+  silhouette_backward_face_lanes<4, kAlphaMode>(face, p, xs, scaled, stride, grad_face);
+}
+#if defined(__x86_64__)
+template <int kAlphaMode>
+__attribute__((target("avx2"))) void silhouette_row_wide(const FaceSetup<float>& f, const SoftKernelParams<float>& p,
+                                                         const float* xs, float py, int c0, int c1, float* state) {
+  silhouette_row_lanes<8, kAlphaMode>(f, p, xs, py, c0, c1, state);
+}
+template <int kAlphaMode>
+__attribute__((target("avx2"))) void silhouette_backward_wide(const float* face, const SoftKernelParams<float>& p,
+                                                              const float* xs, const float* scaled, int stride,
+                                                              float* grad_face) {
+  silhouette_backward_face_lanes<8, kAlphaMode>(face, p, xs, scaled, stride, grad_face);
+}
+// RENDERERS_NO_AVX2=1 forces the 4-lane path (tests use it to cover both widths).
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2") && std::getenv("RENDERERS_NO_AVX2") == nullptr;
+  return has;
+}
+#else
+bool cpu_has_avx2() { return false; }
+template <int kAlphaMode>
+void silhouette_row_wide(const FaceSetup<float>& f, const SoftKernelParams<float>& p, const float* xs, float py,
+                         int c0, int c1, float* state) {
+  silhouette_row_narrow<kAlphaMode>(f, p, xs, py, c0, c1, state);
+}
+template <int kAlphaMode>
+void silhouette_backward_wide(const float* face, const SoftKernelParams<float>& p, const float* xs,
+                              const float* scaled, int stride, float* grad_face) {
+  silhouette_backward_narrow<kAlphaMode>(face, p, xs, scaled, stride, grad_face);
+}
 #endif
+
+template <int kAlphaMode>
+void silhouette_row(const FaceSetup<float>& f, const SoftKernelParams<float>& p, const float* xs, float py, int c0,
+                    int c1, float* state) {
+  if (cpu_has_avx2())
+    silhouette_row_wide<kAlphaMode>(f, p, xs, py, c0, c1, state);
+  else
+    silhouette_row_narrow<kAlphaMode>(f, p, xs, py, c0, c1, state);
+}
+template <int kAlphaMode>
+void silhouette_backward(const float* face, const SoftKernelParams<float>& p, const float* xs, const float* scaled,
+                         int stride, float* grad_face) {
+  if (cpu_has_avx2())
+    silhouette_backward_wide<kAlphaMode>(face, p, xs, scaled, stride, grad_face);
+  else
+    silhouette_backward_narrow<kAlphaMode>(face, p, xs, scaled, stride, grad_face);
+}
+#endif
+
+constexpr int kPadding = 8;  // lanes a vectorized row may read or write past its last pixel
 
 template <typename T>
 bool use_lanes(const SoftKernelParams<T>& p) {
@@ -214,9 +307,9 @@ void forward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, c
   const int rows_per_band = (size + bands - 1) / bands;
   const int64_t plane = int64_t(size) * size;
   const bool lanes = use_lanes(p);
-  std::vector<T> xs(size + 8);  // pixel-centre x of every column (and of padding lanes)
-  for (int c = 0; c < size + 8; ++c) xs[c] = pixel_x<T>(c, size);
-  const int stride = size + 8;  // padded rows of the vectorized path
+  std::vector<T> xs(size + kPadding);  // pixel-centre x of every column (and of padding lanes)
+  for (int c = 0; c < size + kPadding; ++c) xs[c] = pixel_x<T>(c, size);
+  const int stride = size + kPadding;  // padded rows of the vectorized path
 
   at::parallel_for(0, batch * bands, 1, [&](int64_t begin, int64_t end) {
     std::vector<PixelAccumulator<T>> acc(lanes ? 0 : size_t(rows_per_band) * size);
@@ -246,11 +339,11 @@ void forward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, c
               float* row_state = state.data() + (r - row_begin) * stride;
               const float py = pixel_y<float>(r, size);
               if (p.aggr_alpha == kAlphaProd)
-                silhouette_row_lanes<kAlphaProd>(face, p, xs.data(), py, c0, c1, row_state);
+                silhouette_row<kAlphaProd>(face, p, xs.data(), py, c0, c1, row_state);
               else if (p.aggr_alpha == kAlphaSum)
-                silhouette_row_lanes<kAlphaSum>(face, p, xs.data(), py, c0, c1, row_state);
+                silhouette_row<kAlphaSum>(face, p, xs.data(), py, c0, c1, row_state);
               else
-                silhouette_row_lanes<kAlphaHard>(face, p, xs.data(), py, c0, c1, row_state);
+                silhouette_row<kAlphaHard>(face, p, xs.data(), py, c0, c1, row_state);
             }
             continue;
           }
@@ -343,9 +436,9 @@ void backward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, 
   if (p.aggr_rgb == kRgbNone) {
     if (p.aggr_alpha == kAlphaHard) return;  // no gradient: the outputs are already zero
     // The per-pixel factor every face shares, computed once, in rows padded with zeros.
-    const int size = p.size, stride = size + 8;
+    const int size = p.size, stride = size + kPadding;
     const int64_t image_stride = int64_t(size) * stride;
-    std::vector<T> scaled(size_t(batch) * image_stride + 8, T(0));
+    std::vector<T> scaled(size_t(batch) * image_stride + kPadding, T(0));
     at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b)
         for (int64_t r = 0; r < size; ++r)
@@ -353,8 +446,8 @@ void backward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, 
             scaled[b * image_stride + r * stride + c] = alpha_gradient_scale(
                 grad_image_ptr[(b * 4 + 3) * plane + r * size + c], aux_ptr[b * 3 * plane + r * size + c], p);
     });
-    std::vector<T> xs(size + 8);
-    for (int c = 0; c < size + 8; ++c) xs[c] = pixel_x<T>(c, size);
+    std::vector<T> xs(size + kPadding);
+    for (int c = 0; c < size + kPadding; ++c) xs[c] = pixel_x<T>(c, size);
     const bool lanes = use_lanes(p);
     at::parallel_for(0, batch * num_faces, 64, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
@@ -363,10 +456,10 @@ void backward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, 
         if constexpr (std::is_same_v<T, float>) {
           if (lanes) {
             if (p.aggr_alpha == kAlphaProd)
-              silhouette_backward_face_lanes<kAlphaProd>(faces_ptr + 9 * i, p, xs.data(), image_scaled, stride,
+              silhouette_backward<kAlphaProd>(faces_ptr + 9 * i, p, xs.data(), image_scaled, stride,
                                                          grad_faces_ptr + 9 * i);
             else
-              silhouette_backward_face_lanes<kAlphaSum>(faces_ptr + 9 * i, p, xs.data(), image_scaled, stride,
+              silhouette_backward<kAlphaSum>(faces_ptr + 9 * i, p, xs.data(), image_scaled, stride,
                                                         grad_faces_ptr + 9 * i);
             continue;
           }
