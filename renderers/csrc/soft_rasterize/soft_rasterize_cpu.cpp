@@ -175,8 +175,7 @@ FORCE_INLINE void silhouette_backward_face_lanes(const float* face, const SoftKe
   if (f.visible) {
     const int size = p.size;
     int r0, r1, c0, c1;
-    exact_span(f.ymin, f.ymax, size, true, r0, r1);
-    exact_span(f.xmin, f.xmax, size, false, c0, c1);
+    face_pixel_box(f, size, r0, r1, c0, c1);
     for (int r = r0; r <= r1; ++r) {
       const float py = pixel_y<float>(r, size);
       const float* row = scaled + int64_t(r) * stride;
@@ -386,8 +385,7 @@ void silhouette_backward_face(const T* face, const SoftKernelParams<T>& p, const
   if (f.visible) {
     const int size = p.size;
     int r0, r1, c0, c1;
-    exact_span(f.ymin, f.ymax, size, true, r0, r1);
-    exact_span(f.xmin, f.xmax, size, false, c0, c1);
+    face_pixel_box(f, size, r0, r1, c0, c1);
     for (int r = r0; r <= r1; ++r) {
       const T py = pixel_y<T>(r, size);
       const T* row = scaled + int64_t(r) * stride;

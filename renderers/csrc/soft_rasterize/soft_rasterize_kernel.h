@@ -463,6 +463,13 @@ HOST_DEVICE FORCE_INLINE void exact_span(T lo, T hi, int size, bool rows, int& f
   }
 }
 
+// Rows [r0, r1] and columns [c0, c1] of the pixels inside a face's grown bounding box.
+template <typename T>
+HOST_DEVICE FORCE_INLINE void face_pixel_box(const FaceSetup<T>& f, int size, int& r0, int& r1, int& c0, int& c1) {
+  exact_span(f.ymin, f.ymax, size, true, r0, r1);
+  exact_span(f.xmin, f.xmax, size, false, c0, c1);
+}
+
 // All faces of one image at one pixel, in face order (the CUDA forward; the CPU forward
 // visits the same (face, pixel) pairs face-major, which gives the same per-pixel order).
 template <typename T>
@@ -496,8 +503,7 @@ HOST_DEVICE FORCE_INLINE void backward_face(const T* face, const T* texture, con
     const int size = p.size;
     const int plane = size * size;
     int r0, r1, c0, c1;
-    exact_span(f.ymin, f.ymax, size, true, r0, r1);
-    exact_span(f.xmin, f.xmax, size, false, c0, c1);
+    face_pixel_box(f, size, r0, r1, c0, c1);
     for (int r = r0; r <= r1; ++r) {
       const T py = pixel_y<T>(r, size);
       for (int col = c0; col <= c1; ++col) {
