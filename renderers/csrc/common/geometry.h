@@ -98,22 +98,20 @@ HOST_DEVICE FORCE_INLINE void barycentric_clip_backward(const T* w, const T* w_c
 template <typename T>
 HOST_DEVICE FORCE_INLINE void nearest_boundary_point(const T* x, const T* y, const T* ex, const T* ey,
                                                      const T* inv_len2, T px, T py, T& d2, T& t, int& edge) {
-  T dist[3], param[3];
+  d2 = T(0);
+  t = T(0);
+  edge = -1;
   for (int k = 0; k < 3; ++k) {
     const T dx = px - x[k], dy = py - y[k];
-    param[k] = clamp_((dx * ex[k] + dy * ey[k]) * inv_len2[k], T(0), T(1));
-    const T rx = dx - param[k] * ex[k], ry = dy - param[k] * ey[k];
-    dist[k] = rx * rx + ry * ry;
+    const T tk = clamp_((dx * ex[k] + dy * ey[k]) * inv_len2[k], T(0), T(1));
+    const T rx = dx - tk * ex[k], ry = dy - tk * ey[k];
+    const T dk = rx * rx + ry * ry;
+    if (edge < 0 || dk < d2) {
+      d2 = dk;
+      t = tk;
+      edge = k;
+    }
   }
-  // Branch-free selection of the first minimum.
-  const bool one = dist[1] < dist[0];
-  d2 = one ? dist[1] : dist[0];
-  t = one ? param[1] : param[0];
-  edge = one ? 1 : 0;
-  const bool two = dist[2] < d2;
-  d2 = two ? dist[2] : d2;
-  t = two ? param[2] : t;
-  edge = two ? 2 : edge;
 }
 
 // d(d2)/d(vertex) with the nearest point's parameter held fixed (envelope theorem):
@@ -122,19 +120,13 @@ template <typename T>
 HOST_DEVICE FORCE_INLINE void nearest_boundary_point_backward(const T* x, const T* y, const T* ex, const T* ey,
                                                               T px, T py, T t, int edge, T grad_d2,
                                                               T* grad_x, T* grad_y) {
-  // Selects instead of indexing (branch-free).
-  const T xa = edge == 0 ? x[0] : (edge == 1 ? x[1] : x[2]);
-  const T ya = edge == 0 ? y[0] : (edge == 1 ? y[1] : y[2]);
-  const T exa = edge == 0 ? ex[0] : (edge == 1 ? ex[1] : ex[2]);
-  const T eya = edge == 0 ? ey[0] : (edge == 1 ? ey[1] : ey[2]);
-  const T rx = px - xa - t * exa, ry = py - ya - t * eya;
+  const int a = edge, b = (edge + 1) % 3;
+  const T rx = px - x[a] - t * ex[a], ry = py - y[a] - t * ey[a];
   const T ga = T(-2) * grad_d2 * (T(1) - t), gb = T(-2) * grad_d2 * t;
-  for (int k = 0; k < 3; ++k) {
-    // vertex k is the edge's start when edge == k, its end when edge == k - 1 (mod 3)
-    const T g = (edge == k ? ga : T(0)) + (edge == (k + 2) % 3 ? gb : T(0));
-    grad_x[k] += g * rx;
-    grad_y[k] += g * ry;
-  }
+  grad_x[a] += ga * rx;
+  grad_y[a] += ga * ry;
+  grad_x[b] += gb * rx;
+  grad_y[b] += gb * ry;
 }
 
 }  // namespace renderers

@@ -208,20 +208,20 @@ HOST_DEVICE FORCE_INLINE void sample_texture(const T* texture, const SoftKernelP
 
 // Alpha aggregation state of a pixel: prod keeps prod_j (1 - D_j) (flushed to 0 below
 // the smallest normal, so deep interiors never hit slow subnormals), sum keeps sum_j D_j,
-// hard keeps 0 or 1. Branch-free in `keep` so that the CPU loops vectorize.
+// hard keeps 0 or 1.
 template <typename T>
 HOST_DEVICE FORCE_INLINE T alpha_initial(int mode) {
   return mode == kAlphaProd ? T(1) : T(0);
 }
 
 template <typename T>
-HOST_DEVICE FORCE_INLINE T alpha_update(T state, bool keep, T D, T complement, int mode) {
+HOST_DEVICE FORCE_INLINE T alpha_update(T state, T D, T complement, int mode) {
   if (mode == kAlphaProd) {
-    const T next = state * (keep ? complement : T(1));
+    const T next = state * complement;
     return next < smallest_normal<T>() ? T(0) : next;
   }
-  if (mode == kAlphaSum) return state + (keep ? D : T(0));
-  return (keep & (D > T(0.5))) ? T(1) : state;
+  if (mode == kAlphaSum) return state + D;
+  return D > T(0.5) ? T(1) : state;
 }
 
 // Alpha of the pixel and the aux value its backward needs (prod: prod_j (1 - D_j)).
@@ -281,7 +281,7 @@ HOST_DEVICE FORCE_INLINE void accumulate_face(PixelAccumulator<T>& a, const Face
                                               const SoftKernelParams<T>& p, const Coverage<T>& c, int face_index) {
   T D, complement;
   sigmoid_pair(c.logit, D, complement);
-  a.alpha_state = alpha_update(a.alpha_state, true, D, complement, p.aggr_alpha);
+  a.alpha_state = alpha_update(a.alpha_state, D, complement, p.aggr_alpha);
   if (p.aggr_rgb == kRgbNone) return;
   Depth<T> d;
   if (!evaluate_depth(f, p, c, d)) return;
