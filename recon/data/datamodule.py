@@ -3,8 +3,10 @@
 Training batches (dict): ``images_a``, ``images_b`` ``(B,4,64,64)`` float in [0,1],
 ``eye_a``, ``eye_b`` ``(B,3)``, ``view_a``, ``view_b``, ``category``, ``object_index``
 ``(B,)`` int64. A "train epoch" is ``iterations_per_epoch`` batches drawn by
-:class:`recon.data.sampling.ClassBalancedPairSampler` (under DDP Lightning wraps the sampler
-and splits those samples between the ranks).
+:class:`recon.data.sampling.ClassBalancedPairSampler`. ``batch_size`` is the global batch:
+under DDP Lightning wraps the sampler and splits its samples between the ranks, and each
+rank loads ``batch_size / world_size`` objects per step, so steps and the effective batch
+match single-process training.
 
 Evaluation batches (val/test): ``images (B,4,64,64)``, ``eye (B,3)``,
 ``voxels (B,32,32,32)`` bool, ``category``, ``object_index``, ``view`` ``(B,)`` int64,
@@ -35,7 +37,8 @@ class ShapeNetDataModule(pl.LightningDataModule):
                  val_split: str = "val", test_split: str = "test", layout: str = "npz",
                  iterations_per_epoch: int = 1000, eval_batch_size: int | None = None,
                  eval_views: Sequence[int] | None = None, seed: int = 0,
-                 cache_dir: str | os.PathLike | None = None, pin_memory: bool = False) -> None:
+                 cache_dir: str | os.PathLike | None = None, pin_memory: bool = False,
+                 generate_if_missing: bool = False) -> None:
         super().__init__()
         self.root = root
         self.categories = list(categories) if categories else None
@@ -49,7 +52,23 @@ class ShapeNetDataModule(pl.LightningDataModule):
         self.seed = seed
         self.cache_dir = cache_dir
         self.pin_memory = pin_memory
+        self.generate_if_missing = generate_if_missing
         self._renders: dict[str, ShapeNetRenders] = {}
+
+    def prepare_data(self) -> None:
+        """With ``generate_if_missing``, writes the synthetic set into ``root`` unless it is there."""
+        if self.generate_if_missing:
+            from recon.data.synthetic import ensure_synthetic  # noqa: PLC0415
+
+            ensure_synthetic(self.root, seed=0)
+
+    def per_process_batch_size(self) -> int:
+        """``batch_size`` is global: under data-parallel training each of the ``world_size``
+        processes takes ``batch_size // world_size`` objects."""
+        world = getattr(self.trainer, "world_size", 1) if self.trainer is not None else 1
+        if self.batch_size % world:
+            raise ValueError(f"batch_size {self.batch_size} is not divisible by the {world} training processes")
+        return self.batch_size // world
 
     def _category_list(self) -> list[str]:
         if self.categories is None:
@@ -84,7 +103,7 @@ class ShapeNetDataModule(pl.LightningDataModule):
                                         self.iterations_per_epoch * self.batch_size, seed=self.seed)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(ShapeNetPairs(self.renders("train")), batch_size=self.batch_size,
+        return self._loader(ShapeNetPairs(self.renders("train")), batch_size=self.per_process_batch_size(),
                             sampler=self.train_sampler(), drop_last=True)
 
     def eval_dataset(self, stage: str) -> ShapeNetViews:

@@ -1,0 +1,92 @@
+"""Training losses (REFERENCE section 3).
+
+* :func:`silhouette_iou_loss`: ``1 - sum(p t) / (sum(p + t - p t) + 1e-6)`` per image, averaged.
+* :class:`LaplacianLoss`: uniform Laplacian ``L = I - A / deg``; per mesh the sum of the
+  squared entries of ``L V``; averaged over the batch.
+* :class:`FlattenLoss`: per mesh, the sum over interior edges of ``(cos theta + 1)^2``,
+  ``theta`` the dihedral angle between the edge's two faces (0 when flat); averaged.
+* :func:`color_loss`: mean absolute error between the rendered colour and the target
+  colour, both composited on black.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from recon.models.template import interior_edge_quads, mesh_edges
+
+__all__ = ["silhouette_iou_loss", "LaplacianLoss", "FlattenLoss", "color_loss", "target_color_on_black"]
+
+
+def silhouette_iou_loss(predicted: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Soft IoU loss of silhouettes ``(N, H, W)`` in [0, 1]; a scalar (mean over N)."""
+    if predicted.shape != target.shape:
+        raise ValueError(f"silhouette shapes differ: {tuple(predicted.shape)} vs {tuple(target.shape)}")
+    dims = tuple(range(1, predicted.dim()))
+    intersection = (predicted * target).sum(dims)
+    union = (predicted + target - predicted * target).sum(dims) + eps
+    return (1.0 - intersection / union).mean()
+
+
+class LaplacianLoss(nn.Module):
+    """``forward(vertices (B, V, 3)) -> scalar``: mean over meshes of ``||L V||^2``."""
+
+    def __init__(self, faces: torch.Tensor, num_vertices: int) -> None:
+        super().__init__()
+        edges = mesh_edges(faces)
+        adjacency = torch.zeros(num_vertices, num_vertices, dtype=torch.float32)
+        adjacency[edges[:, 0], edges[:, 1]] = 1.0
+        adjacency[edges[:, 1], edges[:, 0]] = 1.0
+        degree = adjacency.sum(1, keepdim=True).clamp(min=1.0)
+        self.register_buffer("laplacian", torch.eye(num_vertices) - adjacency / degree, persistent=False)
+
+    def forward(self, vertices: torch.Tensor) -> torch.Tensor:
+        lv = torch.matmul(self.laplacian.to(vertices.dtype), vertices)
+        return lv.pow(2).sum((1, 2)).mean()
+
+
+class FlattenLoss(nn.Module):
+    """``forward(vertices (B, V, 3)) -> scalar``: mean over meshes of ``sum (cos theta + 1)^2``.
+
+    For an interior edge (v0, v1) with opposite vertices a and b, ``cos theta`` is the
+    cosine between the perpendiculars dropped from a and from b onto the edge's line: -1
+    for two coplanar faces on either side of the edge, so a flat surface costs nothing.
+    """
+
+    def __init__(self, faces: torch.Tensor, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.register_buffer("quads", interior_edge_quads(faces), persistent=False)
+        self.eps = eps
+
+    def cosines(self, vertices: torch.Tensor) -> torch.Tensor:
+        """``(B, E)`` cosines of the dihedral angles."""
+        v0, v1, a, b = (vertices[:, self.quads[:, k]] for k in range(4))
+        edge = v1 - v0
+        edge_sq = edge.pow(2).sum(-1, keepdim=True) + self.eps
+
+        def perpendicular(p: torch.Tensor) -> torch.Tensor:
+            d = p - v0
+            return d - (d * edge).sum(-1, keepdim=True) / edge_sq * edge
+
+        pa, pb = perpendicular(a), perpendicular(b)
+        norm = (pa.pow(2).sum(-1) + self.eps).sqrt() * (pb.pow(2).sum(-1) + self.eps).sqrt()
+        return (pa * pb).sum(-1) / norm
+
+    def forward(self, vertices: torch.Tensor) -> torch.Tensor:
+        return (self.cosines(vertices) + 1.0).pow(2).sum(1).mean()
+
+
+def target_color_on_black(images: torch.Tensor) -> torch.Tensor:
+    """Dataset images ``(B, 4, H, W)`` -> their object colour composited on black ``(B, 3, H, W)``.
+
+    The dataset stores ``alpha * (1 - shaded)`` (composited on white, then inverted;
+    REFERENCE section 1), so the colour on black is ``alpha - rgb``.
+    """
+    return (images[:, 3:4] - images[:, :3]).clamp(0.0, 1.0)
+
+
+def color_loss(rendered_rgb: torch.Tensor, target_rgb: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error between ``(N, 3, H, W)`` colours composited on black."""
+    if rendered_rgb.shape != target_rgb.shape:
+        raise ValueError(f"colour shapes differ: {tuple(rendered_rgb.shape)} vs {tuple(target_rgb.shape)}")
+    return (rendered_rgb - target_rgb).abs().mean()
