@@ -29,19 +29,31 @@ def silhouette_iou_loss(predicted: torch.Tensor, target: torch.Tensor, eps: floa
 
 
 class LaplacianLoss(nn.Module):
-    """``forward(vertices (B, V, 3)) -> scalar``: mean over meshes of ``||L V||^2``."""
+    """``forward(vertices (B, V, 3)) -> scalar``: mean over meshes of ``||L V||^2``.
+
+    ``L V = V - (mean of each vertex's neighbours)``, evaluated with a padded neighbour table
+    ``(V, max degree)`` (a gather, not a dense ``V x V`` product).
+    """
 
     def __init__(self, faces: torch.Tensor, num_vertices: int) -> None:
         super().__init__()
         edges = mesh_edges(faces)
-        adjacency = torch.zeros(num_vertices, num_vertices, dtype=torch.float32)
-        adjacency[edges[:, 0], edges[:, 1]] = 1.0
-        adjacency[edges[:, 1], edges[:, 0]] = 1.0
-        degree = adjacency.sum(1, keepdim=True).clamp(min=1.0)
-        self.register_buffer("laplacian", torch.eye(num_vertices) - adjacency / degree, persistent=False)
+        both = torch.cat([edges, edges.flip(1)])
+        both = both[torch.argsort(both[:, 0] * num_vertices + both[:, 1])]
+        degree = torch.bincount(both[:, 0], minlength=num_vertices)
+        width = max(int(degree.max()), 1) if len(both) else 1
+        slot = torch.arange(len(both)) - torch.repeat_interleave(torch.cumsum(degree, 0) - degree, degree)
+        neighbours = torch.zeros(num_vertices, width, dtype=torch.long)
+        weights = torch.zeros(num_vertices, width)
+        neighbours[both[:, 0], slot] = both[:, 1]
+        weights[both[:, 0], slot] = 1.0 / degree[both[:, 0]].float()
+        self.register_buffer("neighbours", neighbours, persistent=False)
+        self.register_buffer("weights", weights, persistent=False)
 
     def forward(self, vertices: torch.Tensor) -> torch.Tensor:
-        lv = torch.matmul(self.laplacian.to(vertices.dtype), vertices)
+        batch, num_vertices, _ = vertices.shape
+        gathered = torch.index_select(vertices, 1, self.neighbours.flatten()).view(batch, num_vertices, -1, 3)
+        lv = vertices - (gathered * self.weights.to(vertices.dtype)[None, :, :, None]).sum(2)
         return lv.pow(2).sum((1, 2)).mean()
 
 
@@ -60,7 +72,8 @@ class FlattenLoss(nn.Module):
 
     def cosines(self, vertices: torch.Tensor) -> torch.Tensor:
         """``(B, E)`` cosines of the dihedral angles."""
-        v0, v1, a, b = (vertices[:, self.quads[:, k]] for k in range(4))
+        corners = torch.index_select(vertices, 1, self.quads.flatten()).view(vertices.shape[0], -1, 4, 3)
+        v0, v1, a, b = corners.unbind(2)
         edge = v1 - v0
         edge_sq = edge.pow(2).sum(-1, keepdim=True) + self.eps
 
