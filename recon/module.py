@@ -158,8 +158,8 @@ class ReconstructionModule(pl.LightningModule):
         counts = self.trainer.strategy.reduce(accumulator.counts.to(self.device), reduce_op="sum")
         accumulator.sums, accumulator.counts = sums.double().cpu(), counts.double().cpu()
         metrics = accumulator.as_dict(f"{stage}/iou")
-        # Every rank already holds the reduced values: no further sync needed.
-        self.log_dict(metrics, sync_dist=False, rank_zero_only=False)
+        # Every rank holds the same reduced values, so Lightning's mean over ranks keeps them.
+        self.log_dict(metrics, sync_dist=True)
         return metrics
 
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:

@@ -31,7 +31,8 @@ def test_experiment_composes_and_instantiates(experiment, tmp_path):
                                           ("trainer", "ddp_cpu"), ("trainer", "ddp_spawn"), ("logger", "wandb"),
                                           ("logger", "csv"), ("logger", "none"), ("model", "softras_color"),
                                           ("model", "nmr"), ("model/encoder", "resnet18"),
-                                          ("model/encoder", "resnet34"), ("hparams_search", "softras_optuna")])
+                                          ("model/encoder", "resnet34"), ("renderer", "nmr"),
+                                          ("hparams_search", "softras_optuna")])
 def test_config_groups_compose(group, option, tmp_path):
     cfg = compose("train", [f"{group}={option}", f"paths.output_dir={tmp_path}"])
     if group == "model/encoder":
@@ -90,3 +91,12 @@ def test_eval_reports_a_missing_checkpoint(tmp_path):
     cfg = compose("eval", [f"ckpt_path={tmp_path / 'nope.ckpt'}", f"paths.output_dir={tmp_path}"])
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         evaluate(cfg)
+
+
+def test_training_runs_with_the_nmr_renderer(tiny_data, tmp_path):
+    if "nmr" not in renderers.available():
+        pytest.skip("the NMR renderer is not built into this checkout")
+    metrics, objects = train(compose("train", [*tiny_overrides(tiny_data, tmp_path), "renderer=nmr", "model=nmr",
+                                              "trainer.max_steps=2", "test=false"]))
+    assert objects["model"].renderer.name == "nmr" and objects["trainer"].global_step == 2
+    assert 0.0 <= metrics["val/iou/mean"] <= 1.0
