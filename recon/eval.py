@@ -96,7 +96,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluates ``cfg.ckpt_path`` on ``cfg.splits``; returns ``{split: IoUTable}`` and writes the files."""
     from hydra.utils import instantiate  # noqa: PLC0415
 
-    from recon.evaluation.report import IoUTable, write_atomic  # noqa: PLC0415
+    from recon.atomic_io import write_text_atomic  # noqa: PLC0415
+    from recon.evaluation.report import IoUTable  # noqa: PLC0415
 
     if cfg.get("extras", {}).get("print_config"):
         print_config(cfg, cfg.paths.output_dir)
@@ -109,7 +110,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     for split in cfg.splits:
         table = evaluate_split(module, datamodule, split, device, bool(cfg.get("sphere_baselines", True)))
         tables[split] = table
-        write_atomic(out / f"iou_{split}.csv", table.csv())
+        write_text_atomic(out / f"iou_{split}.csv", table.csv())
         print(f"\n3D IoU x100, {SPLIT_LABELS.get(split, split)}; checkpoint {cfg.ckpt_path}\n")
         print(table.markdown())
     IoUTable.write_json(out / "iou.json", list(tables.values()), {"checkpoint": str(cfg.ckpt_path)})

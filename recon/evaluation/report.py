@@ -6,27 +6,12 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["IoUTable", "write_atomic"]
+from recon.atomic_io import write_text_atomic
 
-
-def write_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Writes ``text`` to ``path`` through a temporary file renamed into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+__all__ = ["IoUTable"]
 
 
 class IoUTable:
@@ -83,4 +68,4 @@ class IoUTable:
     @staticmethod
     def write_json(path: str | os.PathLike, tables: Sequence["IoUTable"], extra: Mapping | None = None) -> Path:
         payload = {"splits": {t.split: t.as_dict() for t in tables}, **(extra or {})}
-        return write_atomic(path, json.dumps(payload, indent=2))
+        return write_text_atomic(path, json.dumps(payload, indent=2))

@@ -216,10 +216,10 @@ def export_items(module, items: Iterable[ExportItem], output_dir: str | os.PathL
 
 
 def _write_manifest(path: Path, checkpoint: Path, records: list[dict[str, Any]]) -> Path:
-    from recon.export.meshes import write_bytes_atomic  # noqa: PLC0415
+    from recon.atomic_io import write_text_atomic  # noqa: PLC0415
 
     text = json.dumps({"checkpoint": str(checkpoint), "items": records}, indent=2)
-    return write_bytes_atomic(path, text.encode())
+    return write_text_atomic(path, text)
 
 
 def export(cfg: DictConfig) -> dict[str, Any]:

@@ -1,18 +1,16 @@
-"""Writing predicted meshes as obj, ply or glb (trimesh), atomically.
-
-:func:`write_bytes_atomic` is the atomic file write shared by every exporter (meshes here,
-preview images in :mod:`recon.export.previews`): readers never see a half-written file.
-"""
+"""Writing predicted meshes as obj, ply or glb (trimesh), atomically
+(:func:`recon.atomic_io.write_bytes_atomic`: readers never see a half-written file)."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["MESH_FORMATS", "save_mesh", "to_trimesh", "write_bytes_atomic"]
+from recon.atomic_io import write_bytes_atomic
+
+__all__ = ["MESH_FORMATS", "save_mesh", "to_trimesh"]
 
 MESH_FORMATS = ("obj", "ply", "glb")
 
@@ -55,22 +53,3 @@ def save_mesh(path: str | os.PathLike, vertices, faces, colors=None) -> Path:
     if isinstance(data, str):
         data = data.encode()
     return write_bytes_atomic(path, data)
-
-
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Writes ``data`` to ``path`` through a temporary file in the same folder, renamed into
-    place (``os.replace``) once complete; creates missing parent folders. Returns the path
-    (mode 0644)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private (0600): give exports the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path

@@ -11,7 +11,7 @@ shaded (ambient + directional light from above) with their vertex colours, or wh
 the model predicts none, rendered with a hard z-buffer and supersampled for smooth edges.
 The turntable GIF circles the object at the same elevation and distance.
 
-Every file is written atomically (:func:`recon.export.meshes.write_bytes_atomic`).
+Every file is written atomically (:func:`recon.atomic_io.write_bytes_atomic`).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from recon.data.cameras import AZIMUTH_STEP, DISTANCE, ELEVATION, NUM_VIEWS
-from recon.export.meshes import write_bytes_atomic
+from recon.atomic_io import write_bytes_atomic
 
 __all__ = ["PREVIEW_AZIMUTHS", "preview_renderer", "dataset_views", "render_views", "renders_on_white",
            "dataset_images_on_white", "contact_sheet", "turntable_frames", "write_png", "write_gif",
