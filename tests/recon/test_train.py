@@ -32,13 +32,19 @@ def test_experiment_composes_and_instantiates(experiment, tmp_path):
                                           ("logger", "csv"), ("logger", "none"), ("model", "softras_color"),
                                           ("model", "nmr"), ("model/encoder", "resnet18"),
                                           ("model/encoder", "resnet34"), ("renderer", "nmr"),
-                                          ("hparams_search", "softras_optuna")])
+                                          ("hparams_search", "softras_optuna"), ("hydra/launcher", "local_parallel"),
+                                          ("hydra/launcher", "slurm")])
 def test_config_groups_compose(group, option, tmp_path):
     cfg = compose("train", [f"{group}={option}", f"paths.output_dir={tmp_path}"])
     if group == "model/encoder":
         assert cfg.model.encoder.name == "resnet"
     if group == "hparams_search":
         assert cfg.optimized_metric == "val/iou/mean"
+    if group == "hydra/launcher":
+        from hydra.core.hydra_config import HydraConfig
+
+        launcher = HydraConfig.get().launcher._target_
+        assert ("Joblib" if option == "local_parallel" else "Slurm") in launcher
 
 
 def test_few_steps_then_resume_from_the_same_step(tiny_data, tmp_path):
