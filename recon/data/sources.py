@@ -171,7 +171,7 @@ def discover_categories(root: str | os.PathLike, split: str, layout: str = "npz"
     """Sorted synsets present in ``root`` for ``split``."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: dataset folder does not exist")
+        raise FileNotFoundError(f"{root}: dataset folder does not exist (put the ShapeNet renders there as datasets/README.md describes, point data.root at them, or train on data=synthetic)")
     if layout == "npz":
         suffix = f"_{split}_images.npz"
         found = [p.name[: -len(suffix)] for p in root.glob(f"*{suffix}")]
