@@ -22,7 +22,13 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["nmr_rasterize_reference", "rasterize_maps_reference", "kato_gradient_reference"]
+__all__ = [
+    "nmr_rasterize_reference",
+    "rasterize_maps_reference",
+    "kato_gradient_reference",
+    "zbuffer_pixels",
+    "pixel_centres",
+]
 
 MIN_AREA = 1e-10
 
@@ -61,6 +67,41 @@ def _perspective(w: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.
 
 
 @torch.no_grad()
+def zbuffer_pixels(
+    face_vertices: torch.Tensor,
+    px: torch.Tensor,
+    py: torch.Tensor,
+    near: float = 0.1,
+    far: float = 100.0,
+    double_sided: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Dense z-buffer at pixel centres ``px, py (P,)``: face index ``(B, P)`` (-1 empty),
+    perspective-corrected weights ``(B, P, 3)`` and depth ``(B, P)`` (``far`` where empty)."""
+    x = face_vertices[..., 0][:, None]  # (B, 1, F, 3)
+    y = face_vertices[..., 1][:, None]
+    z = face_vertices[..., 2][:, None]
+    area = _signed_area(x, y)  # (B, 1, F)
+    drawable = _drawable(face_vertices, double_sided)[:, None]
+    e = _edge_functions(x, y, px[None, :, None], py[None, :, None])  # (B, P, F, 3)
+    inside = torch.where(area[..., None] > 0, e >= 0, e <= 0).all(dim=-1) & drawable
+    wp, depth = _perspective(e / area[..., None], z.expand_as(e))
+    valid = inside & (depth >= near) & (depth <= far)
+    best_depth, best = torch.where(valid, depth, torch.full_like(depth, math.inf)).min(dim=-1)  # first on ties
+    empty = ~valid.any(dim=-1)
+    best = torch.where(empty, torch.full_like(best, -1), best)
+    weights = torch.gather(wp, 2, best.clamp(min=0)[..., None, None].expand(-1, -1, 1, 3))[:, :, 0]
+    weights = torch.where(empty[..., None], torch.zeros_like(weights), weights)
+    return best, weights, torch.where(empty, torch.full_like(best_depth, far), best_depth)
+
+
+def pixel_centres(size: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``px, py (S*S,)`` of the pixels in row-major order (row 0 at the top)."""
+    xs = torch.tensor(_centres(size), dtype=dtype, device=device)
+    py, px = torch.meshgrid(xs.flip(0), xs, indexing="ij")
+    return px.reshape(-1), py.reshape(-1)
+
+
+@torch.no_grad()
 def rasterize_maps_reference(
     face_vertices: torch.Tensor,
     image_size: int,
@@ -70,41 +111,14 @@ def rasterize_maps_reference(
     chunk: int = 4096,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Dense z-buffer: ``face_index (B, S, S)`` int64 (-1 empty), ``weights (B, S, S, 3)``, ``depth (B, S, S)``."""
-    batch, num_faces = face_vertices.shape[:2]
-    size = image_size
-    dtype, device = face_vertices.dtype, face_vertices.device
-    xs = torch.tensor(_centres(size), dtype=dtype, device=device)
-    py_all, px_all = torch.meshgrid(xs.flip(0), xs, indexing="ij")  # row 0 is the top
-    px_all, py_all = px_all.reshape(-1), py_all.reshape(-1)
-    x = face_vertices[..., 0][:, None]  # (B, 1, F, 3)
-    y = face_vertices[..., 1][:, None]
-    z = face_vertices[..., 2][:, None]
-    area = _signed_area(x, y)  # (B, 1, F)
-    drawable = _drawable(face_vertices, double_sided)[:, None]
-    index_parts, weight_parts, depth_parts = [], [], []
-    for start in range(0, size * size, chunk):
-        px = px_all[start : start + chunk][None, :, None]
-        py = py_all[start : start + chunk][None, :, None]
-        e = _edge_functions(x, y, px, py)  # (B, P, F, 3)
-        positive = area[..., None] > 0
-        inside = torch.where(positive, e >= 0, e <= 0).all(dim=-1) & drawable
-        w = e / area[..., None]
-        wp, depth = _perspective(w, z.expand_as(w))
-        valid = inside & (depth >= near) & (depth <= far)
-        masked = torch.where(valid, depth, torch.full_like(depth, math.inf))
-        best_depth, best = masked.min(dim=-1)  # first index on ties
-        empty = ~valid.any(dim=-1)
-        best = torch.where(empty, torch.full_like(best, -1), best)
-        gathered = torch.gather(wp, 2, best.clamp(min=0)[..., None, None].expand(-1, -1, 1, 3))[:, :, 0]
-        weight_parts.append(torch.where(empty[..., None], torch.zeros_like(gathered), gathered))
-        depth_parts.append(torch.where(empty, torch.full_like(best_depth, far), best_depth))
-        index_parts.append(best)
-    shape = (batch, size, size)
-    return (
-        torch.cat(index_parts, 1).reshape(shape),
-        torch.cat(weight_parts, 1).reshape(*shape, 3),
-        torch.cat(depth_parts, 1).reshape(shape),
-    )
+    batch, size = face_vertices.shape[0], image_size
+    px, py = pixel_centres(size, face_vertices.dtype, face_vertices.device)
+    parts = [
+        zbuffer_pixels(face_vertices, px[i : i + chunk], py[i : i + chunk], near, far, double_sided)
+        for i in range(0, size * size, chunk)
+    ]
+    index, weights, depth = (torch.cat(p, dim=1) for p in zip(*parts))
+    return index.reshape(batch, size, size), weights.reshape(batch, size, size, 3), depth.reshape(batch, size, size)
 
 
 def _sample(face_colors: torch.Tensor, wp: torch.Tensor, kind: str) -> torch.Tensor:
@@ -145,9 +159,11 @@ def kato_gradient_reference(
     grad_image: torch.Tensor,
     eps: float = 1e-3,
     double_sided: bool = True,
+    only_faces: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Kato's approximate gradient ``(B, F, 3, 3)`` (x and y; z is 0) for an RGBA ``image (B, 4, S, S)``
-    with its ``face_index (B, S, S)`` and upstream ``grad_image (B, 4, S, S)``. Loops, for small images."""
+    with its ``face_index (B, S, S)`` and upstream ``grad_image (B, 4, S, S)``. Loops, for small images;
+    ``only_faces`` restricts the work to some faces (benchmarks time a subset)."""
     fv = face_vertices.detach().cpu().double().numpy()
     img = image.detach().cpu().double().numpy()
     owner = face_index.detach().cpu().numpy()
@@ -165,7 +181,7 @@ def kato_gradient_reference(
         return size - 1 - along, line  # lines are columns; positions by increasing y
 
     for b in range(batch):
-        for f in range(num_faces):
+        for f in range(num_faces) if only_faces is None else only_faces:
             if not drawable[b, f]:
                 continue
             x, y = fv[b, f, :, 0], fv[b, f, :, 1]
