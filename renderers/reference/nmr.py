@@ -217,8 +217,8 @@ def kato_gradient_reference(
                             if not g < 0:  # only moves that lower the loss
                                 return
                             for end, t in ((a, t_a), (bb, t_b)):
-                                if t > 0:
-                                    grad[b, f, end, axis] += g / ((centres[i] - u_c) / t + direction * eps)
+                                if t > 0:  # displacement of this endpoint, pushed eps away from 0
+                                    grad[b, f, end, axis] += g / ((centres[i] - u_c) * (1 / t) + direction * eps)
 
                         if 0 <= inner < size and owner[b][pixel(axis, inner, line)] == f:
                             new = img[b, :, pixel(axis, inner, line)[0], pixel(axis, inner, line)[1]].copy()

@@ -50,7 +50,8 @@ __global__ void backward_kernel(const T* faces, const T* textures, const T* imag
   const int64_t b = i / p.num_faces;
   const int64_t block = int64_t(p.texture_size) * 3;
   const HardMaps<T> maps{image + b * 4 * plane, grad_image + b * 4 * plane, face_index + b * plane, plane, p.size,
-                         p.texture_type == kNmrNoTexture ? 3 : 0};
+                         p.texture_type == kNmrNoTexture ? 3 : 0, {nullptr, nullptr}, {nullptr, nullptr},
+                         {nullptr, nullptr}, {nullptr, nullptr}, nullptr};
   hard_backward_face(faces + 9 * i, textures ? textures + i * block : nullptr, p, maps, int(i % p.num_faces),
                      grad_faces + 9 * i, grad_textures ? grad_textures + i * block : nullptr);
 }

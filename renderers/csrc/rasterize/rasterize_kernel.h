@@ -21,7 +21,8 @@
 //   g = sum_c (I_new - I_p)_c dL/dI_p,c is the loss change of the move; only moves that reduce
 //   the loss (g < 0) count. Endpoint e in {a, b} with t_e > 0 must move by
 //   d_e = (u_p - u_c) / t_e along u for the edge to reach the pixel centre, pushed away from 0
-//   by eps in the direction of the move; it receives dL/du_e += g / d_e.
+//   by eps in the direction of the move; it receives dL/du_e += g / d_e (computed as
+//   (u_p - u_c) * (1 / t_e) + eps * direction).
 // * Exact gradient of the colour through the perspective-corrected barycentrics (x, y and z)
 //   at the pixels f shows, and the texture gradient there.
 #pragma once
@@ -101,14 +102,26 @@ HOST_DEVICE FORCE_INLINE HardFace<T> setup_hard_face(const T* face, const HardKe
   return f;
 }
 
-// Unclipped barycentrics of p when the face covers it (see the file comment).
+// Whether the face covers p given its edge functions e (see the file comment).
+template <typename T>
+HOST_DEVICE FORCE_INLINE bool edge_signs_inside(const HardFace<T>& f, const T* e) {
+  return f.area > T(0) ? (e[0] >= T(0) && e[1] >= T(0) && e[2] >= T(0))
+                       : (e[0] <= T(0) && e[1] <= T(0) && e[2] <= T(0));
+}
+
+template <typename T>
+HOST_DEVICE FORCE_INLINE bool hard_inside(const HardFace<T>& f, T px, T py) {
+  T e[3];
+  for (int k = 0; k < 3; ++k) e[k] = edge_function(f.x, f.y, k, px, py);
+  return edge_signs_inside(f, e);
+}
+
+// Unclipped barycentrics of p when the face covers it.
 template <typename T>
 HOST_DEVICE FORCE_INLINE bool hard_covers(const HardFace<T>& f, T px, T py, T* w) {
   T e[3];
   for (int k = 0; k < 3; ++k) e[k] = edge_function(f.x, f.y, k, px, py);
-  const bool inside = f.area > T(0) ? (e[0] >= T(0) && e[1] >= T(0) && e[2] >= T(0))
-                                    : (e[0] <= T(0) && e[1] <= T(0) && e[2] <= T(0));
-  if (!inside) return false;
+  if (!edge_signs_inside(f, e)) return false;
   for (int k = 0; k < 3; ++k) w[k] = e[k] / f.area;
   return true;
 }
@@ -256,7 +269,7 @@ HOST_DEVICE FORCE_INLINE void write_hard_pixel(const HardFace<T>* faces, const T
     return;
   }
   const HardFace<T>& f = faces[face_id];
-  T w[3];
+  T w[3] = {T(0), T(0), T(0)};
   hard_covers(f, pixel_x<T>(col, size), pixel_y<T>(row, size), w);
   Perspective<T> s;
   perspective_correct(f, w, s);
@@ -296,7 +309,24 @@ struct HardMaps {
   int64_t plane;
   int size;
   int first_channel;  // 3 for silhouettes (the RGB channels are identically zero), else 0
+  // Optional (the CPU passes them): per axis, the pixels' pairs (I_c, dL/dI_c), c = first_channel..3,
+  // in scan order (line j, position i; see axis_pixel), so that the edge scans read contiguous
+  // memory; null: the scans read the planes above. Same values, same sums either way.
+  const T* packed[2];
+  // Optional (the CPU passes them for silhouettes): per axis and line j, the positions
+  // negative_position[j S .. j S + negative_count[j]) (ascending) of the pixels whose outward-pass
+  // loss change (1 - A) dL/dA is negative, and those values (same indices). The outward scans
+  // then visit only pixels that contribute, in the same order with the same values.
+  const int32_t* negative_count[2];
+  const int32_t* negative_position[2];
+  const T* negative_value[2];
+  // Optional (the CPU passes it): per face, nonzero if it shows at some pixel. Every term of a
+  // face's backward needs a pixel showing it, so faces marked 0 are skipped (null: none are).
+  const uint8_t* shown;
 };
+
+// Values per pixel in HardMaps::packed.
+HOST_DEVICE FORCE_INLINE int packed_width(int first_channel) { return 2 * (4 - first_channel); }
 
 // Pixel (along i, across j) of axis 0 (u = x, lines are rows) or axis 1 (u = y, lines are
 // columns) as a flat index; u_i = pixel_x(i), v_j = pixel_x(j) in both cases.
@@ -304,22 +334,41 @@ HOST_DEVICE FORCE_INLINE int64_t axis_pixel(int axis, int i, int j, int size) {
   return axis == 0 ? int64_t(size - 1 - j) * size + i : int64_t(size - 1 - i) * size + j;
 }
 
-// sum_c (I_src - I_p)_c dL/dI_p,c
+// sum_c (I_src - I_p)_c dL/dI_p,c for pixel (i, j) of an axis
 template <typename T>
-HOST_DEVICE FORCE_INLINE T loss_change(const HardMaps<T>& m, const T* source, int64_t pix) {
+HOST_DEVICE FORCE_INLINE T loss_change(const HardMaps<T>& m, const T* source, int axis, int i, int j) {
   T g = T(0);
+  if (m.packed[axis]) {
+    const T* record = m.packed[axis] + (int64_t(j) * m.size + i) * packed_width(m.first_channel);
+    for (int ch = m.first_channel; ch < 4; ++ch, record += 2) g += (source[ch] - record[0]) * record[1];
+    return g;
+  }
+  const int64_t pix = axis_pixel(axis, i, j, m.size);
   for (int ch = m.first_channel; ch < 4; ++ch)
     g += (source[ch] - m.image[ch * m.plane + pix]) * m.grad[ch * m.plane + pix];
   return g;
 }
 
-// dL/du of the edge's endpoints for a loss-reducing move (g < 0) to pixel centre u_p.
+// First index k in [lo, hi) with positions[k] >= target (hi if none).
+HOST_DEVICE FORCE_INLINE int32_t lower_bound_index(const int32_t* positions, int32_t lo, int32_t hi, int target) {
+  while (lo < hi) {
+    const int32_t mid = lo + (hi - lo) / 2;
+    if (positions[mid] < target)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+// dL/du of the edge's endpoints for a loss-reducing move (g < 0) to pixel centre u_p; inv_t_e is
+// 1 / t_e, or 0 for an endpoint that cannot move the edge on this line (t_e = 0).
 template <typename T>
-HOST_DEVICE FORCE_INLINE void kato_contribution(T g, T u_p, T u_c, T t_a, T t_b, T direction, T eps, T& grad_a,
-                                                T& grad_b) {
+HOST_DEVICE FORCE_INLINE void kato_contribution(T g, T u_p, T u_c, T inv_t_a, T inv_t_b, T direction, T eps,
+                                                T& grad_a, T& grad_b) {
   const T distance = u_p - u_c;
-  if (t_a > T(0)) grad_a += g / (distance / t_a + direction * eps);
-  if (t_b > T(0)) grad_b += g / (distance / t_b + direction * eps);
+  if (inv_t_a > T(0)) grad_a += g / (distance * inv_t_a + direction * eps);
+  if (inv_t_b > T(0)) grad_b += g / (distance * inv_t_b + direction * eps);
 }
 
 // Kato's approximate gradient of one edge (a -> b) of face `face_id` along one axis;
@@ -343,6 +392,7 @@ HOST_DEVICE FORCE_INLINE void kato_edge(const HardFace<T>& f, const HardKernelPa
     const T t_a = (vj - v[b]) / dv;
     const T t_b = T(1) - t_a;
     const T u_c = t_a * u[a] + t_b * u[b];
+    const T inv_t_a = t_a > T(0) ? T(1) / t_a : T(0), inv_t_b = t_b > T(0) ? T(1) / t_b : T(0);
     // The inside neighbour: the first pixel centre strictly beyond u_c on the face's side.
     double q = (double(u_c) * size + size - 1) * 0.5;
     q = q < -2.0 ? -2.0 : (q > size + 1.0 ? size + 1.0 : q);
@@ -365,11 +415,26 @@ HOST_DEVICE FORCE_INLINE void kato_edge(const HardFace<T>& f, const HardKernelPa
     if (in_image && m.face_index[axis_pixel(axis, in, j, size)] == face_id) {
       const int64_t src = axis_pixel(axis, in, j, size);
       for (int ch = 0; ch < 4; ++ch) source[ch] = m.image[ch * m.plane + src];
-      for (int i = out; i >= 0 && i < size; i -= side) {
-        const int64_t pix = axis_pixel(axis, i, j, size);
-        const T g = loss_change(m, source, pix);
-        if (g < T(0))
-          kato_contribution(g, pixel_x<T>(i, size), u_c, t_a, t_b, T(-side), p.eps, grad_u[a], grad_u[b]);
+      if (m.negative_count[axis] && m.first_channel == 3 && source[3] == T(1)) {
+        // Silhouettes: only the listed pixels have g = (1 - A) dL/dA < 0.
+        const int32_t* positions = m.negative_position[axis];
+        const T* values = m.negative_value[axis];
+        const int32_t lo = j * size, hi = lo + m.negative_count[axis][j];
+        if (side > 0) {  // i = out, out - 1, ..., 0
+          for (int32_t k = lower_bound_index(positions, lo, hi, out + 1) - 1; k >= lo; --k)
+            kato_contribution(values[k], pixel_x<T>(positions[k], size), u_c, inv_t_a, inv_t_b, T(-side), p.eps, grad_u[a],
+                              grad_u[b]);
+        } else {  // i = out, out + 1, ..., size - 1
+          for (int32_t k = lower_bound_index(positions, lo, hi, out); k < hi; ++k)
+            kato_contribution(values[k], pixel_x<T>(positions[k], size), u_c, inv_t_a, inv_t_b, T(-side), p.eps, grad_u[a],
+                              grad_u[b]);
+        }
+      } else {
+        for (int i = out; i >= 0 && i < size; i -= side) {
+          const T g = loss_change(m, source, axis, i, j);
+          if (g < T(0))
+            kato_contribution(g, pixel_x<T>(i, size), u_c, inv_t_a, inv_t_b, T(-side), p.eps, grad_u[a], grad_u[b]);
+        }
       }
     }
     // Inward: the edge moves in over the face's own pixels, which would take the outside colour.
@@ -379,12 +444,11 @@ HOST_DEVICE FORCE_INLINE void kato_edge(const HardFace<T>& f, const HardKernelPa
       for (int i = in; i >= 0 && i < size; i += side) {
         const T pu = pixel_x<T>(i, size);
         const T px = axis == 0 ? pu : vj, py = axis == 0 ? vj : pu;
-        T w[3];
-        if (!hard_covers(f, px, py, w)) break;  // past the opposite edge
+        if (!hard_inside(f, px, py)) break;  // past the opposite edge
         const int64_t pix = axis_pixel(axis, i, j, size);
         if (m.face_index[pix] != face_id) continue;  // occluded here
-        const T g = loss_change(m, source, pix);
-        if (g < T(0)) kato_contribution(g, pu, u_c, t_a, t_b, T(side), p.eps, grad_u[a], grad_u[b]);
+        const T g = loss_change(m, source, axis, i, j);
+        if (g < T(0)) kato_contribution(g, pu, u_c, inv_t_a, inv_t_b, T(side), p.eps, grad_u[a], grad_u[b]);
       }
     }
   }
@@ -422,7 +486,7 @@ HOST_DEVICE FORCE_INLINE void hard_backward_face(const T* face, const T* texture
                                                  const HardMaps<T>& m, int face_id, T* grad_face, T* grad_texture) {
   const HardFace<T> f = setup_hard_face(face, p);
   T gx[3] = {T(0), T(0), T(0)}, gy[3] = {T(0), T(0), T(0)}, gz[3] = {T(0), T(0), T(0)};
-  if (f.drawable) {
+  if (f.drawable && (m.shown == nullptr || m.shown[face_id])) {
     for (int k = 0; k < 3; ++k) {
       kato_edge(f, p, m, face_id, 0, k, (k + 1) % 3, gx);
       kato_edge(f, p, m, face_id, 1, k, (k + 1) % 3, gy);
