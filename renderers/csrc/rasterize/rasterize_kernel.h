@@ -148,13 +148,15 @@ HOST_DEVICE FORCE_INLINE void perspective_correct(const HardFace<T>& f, const T*
 }
 
 // Depth of the face at p if it covers p within [near, far].
+// (Only the depth of perspective_correct, computed with the same operations: the same value.)
 template <typename T>
 HOST_DEVICE FORCE_INLINE bool hard_depth_at(const HardFace<T>& f, const HardKernelParams<T>& p, T px, T py, T& z) {
   T w[3];
   if (!hard_covers(f, px, py, w)) return false;
-  Perspective<T> s;
-  perspective_correct(f, w, s);
-  z = s.depth;
+  T w_clip[3], clip_sum;
+  bool clip_sum_clamped;
+  barycentric_clip(w, w_clip, clip_sum, clip_sum_clamped);
+  z = T(1) / (w_clip[0] * f.inv_z[0] + w_clip[1] * f.inv_z[1] + w_clip[2] * f.inv_z[2]);
   return z >= p.near && z <= p.far;  // NaN fails too
 }
 
