@@ -10,9 +10,9 @@ plain-Python version written straight from the description is
 Choices where the reference is silent, made once here:
 
 * Coverage: a pixel centre is covered when every edge function has the sign of the face's
-  signed area (points on an edge count); faces with ``|A| <= 1e-10`` (degenerate), a vertex at
-  or behind the camera plane (``z <= 0``) or, single-sided, turned away are never drawn; the
-  nearest face wins, the lowest index on exact depth ties.
+  signed area (points on an edge count); faces with a non-finite coordinate, ``|A| <= 1e-10``
+  (degenerate), a vertex at or behind the camera plane (``z <= 0``) or, single-sided, turned
+  away are never drawn; the nearest face wins, the lowest index on exact depth ties.
 * Approximate gradient: along each pixel line an edge crosses, the *inside neighbour* is the
   first pixel centre strictly beyond the crossing on the face's side, the *outside neighbour*
   the pixel before it. A pixel reached by moving the edge outward would take the inside

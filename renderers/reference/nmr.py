@@ -7,7 +7,8 @@ for small images; tests compare the compiled kernels with it.
   signed double area ``A`` (zero counts) mean "covered"; ``w = E / A`` clipped to [0, 1] and
   renormalised, perspective-corrected ``w'_k = (w_k / z_k) / sum_m (w_m / z_m)``, depth
   ``1 / sum_m (w_m / z_m)`` within ``[near, far]``; the nearest face wins (first index on ties).
-  Faces with ``|A| <= 1e-10``, a vertex with ``z <= 0`` or (single-sided) ``A >= 0`` are not drawn.
+  Faces with a non-finite coordinate, ``|A| <= 1e-10``, a vertex with ``z <= 0`` or (single-sided)
+  ``A >= 0`` are not drawn.
 * Colour: the winning face's texture sampled at ``w'`` with ordinary differentiable tensor
   operations, so autograd gives the exact colour and texture gradients.
 * Kato's approximate gradient of the visibility (:func:`kato_gradient_reference`): explicit
@@ -53,7 +54,8 @@ def _signed_area(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def _drawable(face_vertices: torch.Tensor, double_sided: bool) -> torch.Tensor:
     area = _signed_area(face_vertices[..., 0], face_vertices[..., 1])
-    ok = (area.abs() > MIN_AREA) & (face_vertices[..., 2] > 0).all(dim=-1)
+    finite = torch.isfinite(face_vertices).flatten(-2).all(dim=-1)
+    ok = finite & (area.abs() > MIN_AREA) & (face_vertices[..., 2] > 0).all(dim=-1)
     return ok if double_sided else ok & (area < 0)
 
 

@@ -134,6 +134,12 @@ def test_degenerate_and_off_screen_faces_have_finite_zero_gradients():
     for dtype in (torch.float32, torch.float64):
         _, grad_faces, _ = _run(hard_rasterize, faces.to(dtype), None, upstream.to(dtype), None)
         assert torch.isfinite(grad_faces).all()
+    # Screen-space faces with infinite or NaN coordinates (a vertex projected from z = 0) are not drawn.
+    faces[:, 8, 0, 0] = float("inf")
+    faces[:, 9, 1, 1] = float("nan")
+    image, grad_faces, _ = _run(hard_rasterize, faces, None, upstream, None)
+    assert torch.isfinite(image).all() and torch.isfinite(grad_faces[:, 10:]).all()
+    assert (grad_faces[:, 8:10] == 0).all()
 
 
 @pytest.mark.parametrize("kind", [None, "volume"])

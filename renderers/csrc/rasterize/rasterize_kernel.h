@@ -3,7 +3,7 @@
 // CUDA kernels (rasterize_cuda.cu). Only the loops and the launch code differ.
 //
 // Forward (REFERENCE section 6): a face covers a pixel centre p when it is drawable
-// (non-degenerate: |A| > kMinArea; every z_k > 0; front-facing or double-sided) and every
+// (finite; non-degenerate: |A| > kMinArea; every z_k > 0; front-facing or double-sided) and every
 // edge function E_k(p) has the sign of the signed double area A (zero counts as inside).
 // Barycentrics w_k = E_k / A are clipped to [0, 1] and renormalised (barycentric_clip), then
 // perspective-corrected: q_k = w_k / z_k, Q = sum q_k, w'_k = q_k / Q, depth z = 1 / Q. The
@@ -82,12 +82,14 @@ struct HardFace {
 template <typename T>
 HOST_DEVICE FORCE_INLINE HardFace<T> setup_hard_face(const T* face, const HardKernelParams<T>& p) {
   HardFace<T> f;
-  bool positive_depth = true;
+  bool positive_depth = true, finite = true;
   for (int k = 0; k < 3; ++k) {
     f.x[k] = face[3 * k + 0];
     f.y[k] = face[3 * k + 1];
     f.z[k] = face[3 * k + 2];
     positive_depth = positive_depth && f.z[k] > T(0);
+    // v - v is 0 exactly for finite v, NaN for infinities and NaN
+    finite = finite && f.x[k] - f.x[k] == T(0) && f.y[k] - f.y[k] == T(0) && f.z[k] - f.z[k] == T(0);
     f.inv_z[k] = f.z[k] > T(0) ? T(1) / f.z[k] : T(0);
   }
   f.area = (f.x[1] - f.x[0]) * (f.y[2] - f.y[0]) - (f.x[2] - f.x[0]) * (f.y[1] - f.y[0]);
@@ -97,8 +99,7 @@ HOST_DEVICE FORCE_INLINE HardFace<T> setup_hard_face(const T* face, const HardKe
   f.ymax = max_(max_(f.y[0], f.y[1]), f.y[2]);
   const bool large = f.area > T(kMinArea) || f.area < -T(kMinArea);  // false for NaN too
   // Front faces have a negative signed area in this camera (renderers/camera.py).
-  f.drawable = large && positive_depth && (p.double_sided || f.area < T(0)) && f.xmin <= f.xmax &&
-               f.ymin <= f.ymax;
+  f.drawable = finite && large && positive_depth && (p.double_sided || f.area < T(0));
   return f;
 }
 
