@@ -132,7 +132,8 @@ def nmr_reference_worker(key: str) -> dict:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     fwd = _median(forward) * 1e3
     return dict(batch=1, pairs=float(pixels * num_faces), peak_mb=peak - baseline_rss, threads=torch.get_num_threads(),
-                scaled_from=f"{ref_pixels} px / {len(subset)} faces", fwd=fwd, **{"fwd+bwd": fwd + _median(backward) * 1e3})
+                scaled_from=f"{ref_pixels} px / {len(subset)} faces", fwd=fwd,
+                **{"fwd+bwd": fwd + _median(backward) * 1e3})
 
 
 def worker(key: str, impl: str, repeats: int) -> dict:
@@ -208,8 +209,8 @@ def worker(key: str, impl: str, repeats: int) -> dict:
         samples.sort()
         timings["fwd+bwd" if backward else "fwd"] = samples[len(samples) // 2] * scale / batch * 1e3
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return dict(batch=batch, pairs=pairs, peak_mb=peak - baseline_rss, scaled_from=None if scale == 1 else f"{ref_pixels} px",
-                threads=torch.get_num_threads(), **timings)
+    return dict(batch=batch, pairs=pairs, peak_mb=peak - baseline_rss,
+                scaled_from=None if scale == 1 else f"{ref_pixels} px", threads=torch.get_num_threads(), **timings)
 
 
 def _rss_mb() -> float:

@@ -114,7 +114,12 @@ def test_texture_gradients_gradcheck(kind):
 def test_depth_gradient_gradcheck(kind):
     """z changes only the perspective correction here (no overlaps), which is differentiated exactly."""
     faces = torch.tensor(
-        [[[[-0.9, -0.8, 2.0], [-0.1, 0.7, 3.5], [-0.05, -0.6, 1.5]], [[0.1, -0.9, 4.0], [0.8, 0.8, 2.5], [0.9, -0.5, 1.2]]]],
+        [
+            [
+                [[-0.9, -0.8, 2.0], [-0.1, 0.7, 3.5], [-0.05, -0.6, 1.5]],
+                [[0.1, -0.9, 4.0], [0.8, 0.8, 2.5], [0.9, -0.5, 1.2]],
+            ]
+        ],
         dtype=torch.float64,
     )
     textures = _textures(faces, kind)

@@ -23,7 +23,8 @@ def test_registered_with_defaults():
     renderer = renderers.create("nmr")
     opts = renderer.options
     assert (opts.near, opts.far, opts.eps, opts.anti_aliasing, opts.double_sided) == (0.1, 100.0, 1e-3, True, True)
-    assert {"near", "far", "eps", "anti_aliasing", "double_sided", "silhouette_only"} <= set(renderers.option_names("nmr"))
+    expected = {"near", "far", "eps", "anti_aliasing", "double_sided", "silhouette_only"}
+    assert expected <= set(renderers.option_names("nmr"))
 
 
 def test_sphere_silhouette_area_matches_projection():

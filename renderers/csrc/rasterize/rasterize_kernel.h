@@ -425,12 +425,12 @@ HOST_DEVICE FORCE_INLINE void kato_edge(const HardFace<T>& f, const HardKernelPa
         const int32_t lo = j * size, hi = lo + m.negative_count[axis][j];
         if (side > 0) {  // i = out, out - 1, ..., 0
           for (int32_t k = lower_bound_index(positions, lo, hi, out + 1) - 1; k >= lo; --k)
-            kato_contribution(values[k], pixel_x<T>(positions[k], size), u_c, inv_t_a, inv_t_b, T(-side), p.eps, grad_u[a],
-                              grad_u[b]);
+            kato_contribution(values[k], pixel_x<T>(positions[k], size), u_c, inv_t_a, inv_t_b, T(-side), p.eps,
+                              grad_u[a], grad_u[b]);
         } else {  // i = out, out + 1, ..., size - 1
           for (int32_t k = lower_bound_index(positions, lo, hi, out); k < hi; ++k)
-            kato_contribution(values[k], pixel_x<T>(positions[k], size), u_c, inv_t_a, inv_t_b, T(-side), p.eps, grad_u[a],
-                              grad_u[b]);
+            kato_contribution(values[k], pixel_x<T>(positions[k], size), u_c, inv_t_a, inv_t_b, T(-side), p.eps,
+                              grad_u[a], grad_u[b]);
         }
       } else {
         for (int i = out; i >= 0 && i < size; i -= side) {
@@ -460,8 +460,8 @@ HOST_DEVICE FORCE_INLINE void kato_edge(const HardFace<T>& f, const HardKernelPa
 // Exact gradient of the colour at a pixel the face shows, through the perspective-corrected
 // barycentrics, into grad_x/y/z[3] and the face's texture block.
 template <typename T>
-HOST_DEVICE FORCE_INLINE void colour_backward_pixel(const HardFace<T>& f, const T* texture, const HardKernelParams<T>& p,
-                                                    T px, T py, const T* grad_color, T* grad_x, T* grad_y, T* grad_z,
+HOST_DEVICE FORCE_INLINE void colour_backward_pixel(const HardFace<T>& f, const T* texture,
+                                                    const HardKernelParams<T>& p, T px, T py, const T* grad_color, T* grad_x, T* grad_y, T* grad_z,
                                                     T* grad_texture) {
   T w[3];
   if (!hard_covers(f, px, py, w)) return;  // cannot happen for a pixel the face won
