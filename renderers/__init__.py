@@ -1,19 +1,22 @@
 """Differentiable mesh renderers for PyTorch, on the CPU and CUDA.
 
     >>> import renderers
-    >>> renderer = renderers.create("softras", image_size=64, sigma=1e-4)
+    >>> renderer = renderers.create("softras", image_size=64, sigma=1e-4)   # or "nmr"
     >>> rgba = renderer(vertices, faces, eye)             # (B, 4, 64, 64)
     >>> eye = renderers.points_from_angles(2.732, 30, -15 * torch.arange(24))
 
 Every renderer takes ``vertices (B, V, 3)``, ``faces (F, 3) | (B, F, 3)``, ``eye (B, 3)`` and
-optional ``textures`` (per-vertex ``(B, V, 3)`` or per-face ``(B, F, R*R, 3)``) and returns
+optional ``textures`` (per-vertex ``(B, V, 3)``, per-face ``(B, F, R*R, 3)``; NMR also per-face
+``(B, F, N, N, N, 3)``) and returns
 ``(B, 4, H, W)`` RGBA with the silhouette in channel 3. ``renderers.available()`` lists them.
 """
 
+from . import nmr as _nmr  # noqa: F401  (registers "nmr")
 from . import softras as _softras  # noqa: F401  (registers "softras")
 from .base import RenderOptions, Renderer
 from .camera import look_at, look_at_rotation, perspective, points_from_angles, project
 from .lighting import directional_light, face_normals, vertex_normals
+from .nmr import NMROptions, NMRRenderer, RasterMaps, hard_rasterize, rasterize_maps
 from .registry import available, create, option_names, register
 from .softras import SoftRasOptions, SoftRasRenderer, soft_rasterize
 
@@ -27,6 +30,11 @@ __all__ = [
     "SoftRasRenderer",
     "SoftRasOptions",
     "soft_rasterize",
+    "NMRRenderer",
+    "NMROptions",
+    "hard_rasterize",
+    "rasterize_maps",
+    "RasterMaps",
     "points_from_angles",
     "look_at",
     "look_at_rotation",

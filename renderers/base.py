@@ -7,8 +7,9 @@ implements :meth:`Renderer.rasterize`, which receives faces already in screen sp
 * ``face_vertices (B, F, 3, 3)``: per face, per corner ``(x_ndc, y_ndc, z_depth)``
   (see :mod:`renderers.camera` for the conventions);
 * ``face_colors``: ``None`` for silhouette-only rendering, else ``(B, F, 3, 3)`` lit
-  per-corner colours (``kind == "vertex"``) or ``(B, F, R*R, 3)`` lit surface colours
-  (``kind == "surface"``);
+  per-corner colours (``kind == "vertex"``), ``(B, F, R*R, 3)`` lit surface colours
+  (``kind == "surface"``) or, for renderers whose ``texture_kinds`` include it,
+  ``(B, F, N**3, 3)`` lit volume colours (``kind == "volume"``);
 
 and returns ``(B, 4, H, W)`` RGBA with the silhouette in channel 3.
 """
@@ -122,6 +123,8 @@ class Renderer(nn.Module):
 
     name: ClassVar[str] = ""
     Options: ClassVar[type[RenderOptions]] = RenderOptions
+    #: texture kinds (see :mod:`renderers.textures`) that ``rasterize`` accepts
+    texture_kinds: ClassVar[tuple[str, ...]] = ("vertex", "surface")
 
     def __init__(self, **options) -> None:
         super().__init__()
@@ -142,7 +145,8 @@ class Renderer(nn.Module):
         vertices: ``(B, V, 3)`` world coordinates.
         faces: ``(F, 3)`` or ``(B, F, 3)`` integer vertex indices.
         eye: ``(B, 3)`` camera positions, each looking at the origin with +Y up.
-        textures: ``None`` (white), per-vertex ``(B, V, 3)`` or per-face ``(B, F, R*R, 3)``.
+        textures: ``None`` (white), per-vertex ``(B, V, 3)``, per-face ``(B, F, R*R, 3)`` or, where
+            the renderer accepts them, per-face volumes ``(B, F, N, N, N, 3)``.
         """
         vertices, faces, eye = check_mesh_inputs(vertices, faces, eye)
         opts = self.options
@@ -153,6 +157,11 @@ class Renderer(nn.Module):
         if textures is None:
             textures = vertices.new_ones(batch, num_faces, 1, 3)
         kind = check_textures(textures, batch, vertices.shape[1], num_faces)
+        if kind not in self.texture_kinds:
+            raise ValueError(
+                f"renderer {self.name!r} does not accept {kind} textures of shape {tuple(textures.shape)}; "
+                f"it accepts: {', '.join(self.texture_kinds)} (see renderers.textures)"
+            )
         if textures.device != vertices.device:
             raise ValueError(f"textures are on {textures.device} but vertices are on {vertices.device}")
         textures = textures.to(vertices.dtype)
@@ -167,6 +176,8 @@ class Renderer(nn.Module):
             lit = textures * directional_light(vertex_normals(vertices, faces), **light)
             face_colors = gather_face_vertices(lit, faces)
         else:
+            if kind == "volume":
+                textures = textures.reshape(batch, num_faces, -1, 3)
             normals = face_normals(gather_face_vertices(vertices, faces))
             face_colors = textures * directional_light(normals, **light)[:, :, None, :]
         return self.rasterize(face_screen, face_colors, kind)

@@ -7,6 +7,10 @@
   flat colour per face. The texel of barycentrics (w0, w1, w2) is
   ``(floor(w1 R), floor(w0 R))`` in the lower triangle of the grid, mirrored otherwise
   (the SoftRas layout).
+* ``volume``: per-face N x N x N colour grids ``(B, F, N, N, N, 3)`` indexed by the three
+  barycentrics and sampled trilinearly at ``(w0, w1, w2) * (N - 1)`` (the Neural 3D Mesh
+  Renderer's textures). Rasterizers receive them flattened to ``(B, F, N**3, 3)``. Only
+  renderers that list ``"volume"`` in ``Renderer.texture_kinds`` accept them.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ __all__ = ["texture_kind", "check_textures"]
 
 
 def texture_kind(textures: torch.Tensor) -> str:
-    """``"vertex"`` for ``(B, V, 3)``, ``"surface"`` for ``(B, F, R*R, 3)``."""
-    return "vertex" if textures.dim() == 3 else "surface"
+    """``"vertex"`` for ``(B, V, 3)``, ``"surface"`` for ``(B, F, R*R, 3)``, ``"volume"`` for ``(B, F, N, N, N, 3)``."""
+    return {3: "vertex", 6: "volume"}.get(textures.dim(), "surface")
 
 
 def check_textures(textures: torch.Tensor, batch: int, num_vertices: int, num_faces: int) -> str:
@@ -43,9 +47,24 @@ def check_textures(textures: torch.Tensor, batch: int, num_vertices: int, num_fa
             )
         if texels < 1 or math.isqrt(texels) ** 2 != texels:
             raise ValueError(f"per-face textures need R*R colours per face (a square number), got {texels}")
+    elif textures.dim() == 6:
+        res = textures.shape[2]
+        if (
+            textures.shape[0] != batch
+            or textures.shape[1] != num_faces
+            or textures.shape[5] != 3
+            or res < 1
+            or textures.shape[3] != res
+            or textures.shape[4] != res
+        ):
+            raise ValueError(
+                f"per-face volume textures must have shape (B, F, N, N, N, 3) = ({batch}, {num_faces}, N, N, N, 3), "
+                f"got {tuple(textures.shape)}"
+            )
     else:
         raise ValueError(
-            f"textures must be per-vertex (B, V, 3) or per-face (B, F, R*R, 3), got shape {tuple(textures.shape)}"
+            "textures must be per-vertex (B, V, 3) or per-face (B, F, R*R, 3) (or, for renderers that accept "
+            f"them, per-face volumes (B, F, N, N, N, 3)), got shape {tuple(textures.shape)}"
         )
     if not torch.isfinite(textures).all():
         raise ValueError("textures contain NaN or infinite values")

@@ -1,10 +1,12 @@
 #!/usr/bin/env python
-"""Renderer benchmark: compiled kernels against the dense PyTorch reference, same run.
+"""Renderer benchmark: compiled kernels against their plain PyTorch references, same run.
 
-For each workload it prints forward and forward+backward time per image, peak memory
-(resident-set growth of a fresh worker process) and the number of (pixel, face) pairs each
-implementation evaluates per image, with the speed-up of the compiled renderer over the
-dense reference. Every measurement runs in its own subprocess so that peak memory is its own.
+For each workload and renderer (SoftRas, NMR) it prints forward and forward+backward time per
+image, peak memory (resident-set growth of a fresh worker process) and the number of (pixel,
+face) pairs each implementation evaluates per image, with the speed-up of the compiled renderer
+over its reference. Every measurement runs in its own subprocess so that peak memory is its own.
+The backward pass uses a fixed random upstream gradient (the same for every implementation):
+NMR's cost depends on its values (its loss-aware gate), SoftRas's does not.
 
 Workloads (ISSUE 2):
   a  training: 64 perturbed spheres (642 vertices / 1280 faces, radius ~0.3) at the dataset
@@ -12,12 +14,18 @@ Workloads (ISSUE 2):
   b  the same meshes at 256x256 with colour (per-vertex colours, softmax aggregation)
   c  a 13k-face mesh at 256x256 with colour
 
+NMR renders with its default 2x supersampling (anti_aliasing=True), i.e. rasterizes at twice
+the size.
+
 The dense reference costs pixels x faces; where a whole image would take minutes it is
 measured on a slice of the image's pixels and scaled to the full image (its cost is exactly
-linear in the number of pixels). Such rows are marked "(scaled from N px)".
+linear in the number of pixels). Such rows are marked "(scaled from N px)". The NMR reference
+is its dense z-buffer (scaled from a pixel slice like SoftRas's) plus its Python loops of
+Kato's gradient, timed on an evenly spread subset of the faces and scaled by the face count
+("/ N faces").
 
-    python scripts/bench_renderers.py                 # all workloads
-    python scripts/bench_renderers.py --workloads a --repeats 20
+    python scripts/bench_renderers.py                 # all workloads, both renderers
+    python scripts/bench_renderers.py --workloads a --renderers nmr --repeats 20
 """
 
 from __future__ import annotations
@@ -35,12 +43,13 @@ import torch
 
 WORKLOADS = {
     "a": dict(title="64 spheres, 1280 faces, 64x64, silhouette", batch=64, ref_batch=2, size=64, faces="sphere",
-              colour=False, ref_pixels=None),
+              colour=False, ref_pixels=None, nmr_ref_pixels=4096, nmr_ref_faces=160),
     "b": dict(title="64 spheres, 1280 faces, 256x256, colour", batch=16, ref_batch=1, size=256, faces="sphere",
-              colour=True, ref_pixels=8192),
+              colour=True, ref_pixels=8192, nmr_ref_pixels=4096, nmr_ref_faces=40),
     "c": dict(title="1 mesh, 13k faces, 256x256, colour", batch=4, ref_batch=1, size=256, faces="dense",
-              colour=True, ref_pixels=1024),
+              colour=True, ref_pixels=1024, nmr_ref_pixels=512, nmr_ref_faces=200),
 }
+IMPLS = {"softras": ("softras", "dense ref"), "nmr": ("nmr", "nmr ref")}
 SOFTRAS = dict(sigma=1e-4, dist_eps=1e-10, gamma=1e-4)
 REFERENCE_REPEATS = 3  # the dense reference is slow: median of 3
 
@@ -76,30 +85,87 @@ def candidate_pairs(face_screen: torch.Tensor, size: int) -> float:
     return float((width * height).sum() / face_screen.shape[0])
 
 
+def nmr_pairs(face_screen: torch.Tensor, size: int) -> float:
+    """Mean number of (pixel, face) pairs per image inside the faces' bounding boxes at ``size``."""
+    x, y = face_screen[..., 0], face_screen[..., 1]
+    width = ((x.amax(-1).clamp(-1, 1) - x.amin(-1).clamp(-1, 1)) * size / 2).clamp(min=0)
+    height = ((y.amax(-1).clamp(-1, 1) - y.amin(-1).clamp(-1, 1)) * size / 2).clamp(min=0)
+    return float((width * height).sum() / face_screen.shape[0])
+
+
+def _median(samples: list[float]) -> float:
+    samples = sorted(samples)
+    return samples[len(samples) // 2]
+
+
+def nmr_reference_worker(key: str) -> dict:
+    """The NMR reference: dense z-buffer on a pixel slice, Kato loops on a face subset, both scaled."""
+    import renderers
+    from renderers.camera import project
+    from renderers.lighting import gather_face_vertices
+    from renderers.nmr import hard_rasterize, rasterize_maps
+    from renderers.reference.nmr import kato_gradient_reference, pixel_centres, zbuffer_pixels
+
+    workload = WORKLOADS[key]
+    vertices, faces, eye, _ = build_scene(workload, 1)
+    size = 2 * workload["size"]  # supersampled
+    face_screen = gather_face_vertices(project(vertices, eye, 15.0), faces[None])
+    pixels, num_faces = size * size, faces.shape[0]
+    ref_pixels, ref_faces = min(workload["nmr_ref_pixels"], pixels), workload["nmr_ref_faces"]
+    px, py = pixel_centres(size, face_screen.dtype, face_screen.device)
+    start = max(0, (pixels - ref_pixels) // 2)
+    px, py = px[start : start + ref_pixels], py[start : start + ref_pixels]
+    image = hard_rasterize(face_screen, None, size)
+    index = rasterize_maps(face_screen, size).face_index.int()
+    upstream = torch.randn(image.shape, generator=torch.Generator().manual_seed(1))
+    subset = list(range(0, num_faces, max(1, num_faces // ref_faces)))[:ref_faces]
+    baseline_rss = _rss_mb()
+    forward, backward = [], []
+    for _ in range(REFERENCE_REPEATS):
+        t0 = time.perf_counter()
+        zbuffer_pixels(face_screen, px, py)
+        t1 = time.perf_counter()
+        kato_gradient_reference(face_screen, image, index, upstream, only_faces=subset)
+        t2 = time.perf_counter()
+        forward.append((t1 - t0) * pixels / ref_pixels)
+        backward.append((t2 - t1) * num_faces / len(subset))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    fwd = _median(forward) * 1e3
+    return dict(batch=1, pairs=float(pixels * num_faces), peak_mb=peak - baseline_rss, threads=torch.get_num_threads(),
+                scaled_from=f"{ref_pixels} px / {len(subset)} faces", fwd=fwd,
+                **{"fwd+bwd": fwd + _median(backward) * 1e3})
+
+
 def worker(key: str, impl: str, repeats: int) -> dict:
     import renderers
     from renderers.camera import project
     from renderers.lighting import gather_face_vertices
     from renderers.reference import soft_rasterize_reference
 
+    if impl == "nmr ref":
+        return nmr_reference_worker(key)
     workload = WORKLOADS[key]
-    batch = workload["batch"] if impl == "ours" else workload["ref_batch"]
+    batch = workload["batch"] if impl in ("softras", "nmr") else workload["ref_batch"]
     vertices, faces, eye, colours = build_scene(workload, batch)
     size = workload["size"]
-    renderer = renderers.create("softras", image_size=size, silhouette_only=not workload["colour"], **SOFTRAS)
+    if impl == "nmr":
+        renderer = renderers.create("nmr", image_size=size, silhouette_only=not workload["colour"])
+    else:
+        renderer = renderers.create("softras", image_size=size, silhouette_only=not workload["colour"], **SOFTRAS)
     textures = colours if workload["colour"] else None
     face_screen = gather_face_vertices(project(vertices, eye, 15.0), faces[None].expand(batch, -1, -1))
     pixels = size * size
     scale = 1.0
-    if impl == "ours":
-        pairs = candidate_pairs(face_screen, size)
+    upstream = torch.randn(batch, 4, size, size, generator=torch.Generator().manual_seed(1))
+    if impl in ("softras", "nmr"):
+        pairs = candidate_pairs(face_screen, size) if impl == "softras" else nmr_pairs(face_screen, 2 * size)
 
         def run(backward: bool):
             v = vertices.clone().requires_grad_(backward)
             t = None if textures is None else textures.clone().requires_grad_(backward)
             image = renderer(v, faces, eye, t)
             if backward:
-                image.sum().backward()
+                (image * upstream).sum().backward()
 
     else:
         ref_pixels = workload["ref_pixels"] or pixels
@@ -127,22 +193,24 @@ def worker(key: str, impl: str, repeats: int) -> dict:
             rgba = _rasterize_pixels(fs, colours_lit, px[start : start + ref_pixels], py[start : start + ref_pixels],
                                      kind="vertex", **{**kwargs, "aggr_rgb": None if t is None else kwargs["aggr_rgb"]})
             if backward:
-                rgba.sum().backward()
+                # the same upstream values as the compiled renderer's, on the slice
+                slice_upstream = upstream.permute(0, 2, 3, 1).reshape(batch, pixels, 4)[:, start : start + ref_pixels]
+                (rgba * slice_upstream).sum().backward()
 
     baseline_rss = _rss_mb()
     run(False)  # warm-up
     timings = {}
     for backward in (False, True):
         samples = []
-        for _ in range(repeats if impl == "ours" else REFERENCE_REPEATS):
+        for _ in range(repeats if impl in ("softras", "nmr") else REFERENCE_REPEATS):
             start = time.perf_counter()
             run(backward)
             samples.append(time.perf_counter() - start)
         samples.sort()
         timings["fwd+bwd" if backward else "fwd"] = samples[len(samples) // 2] * scale / batch * 1e3
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return dict(batch=batch, pairs=pairs, peak_mb=peak - baseline_rss, scaled_from=None if scale == 1 else ref_pixels,
-                threads=torch.get_num_threads(), **timings)
+    return dict(batch=batch, pairs=pairs, peak_mb=peak - baseline_rss,
+                scaled_from=None if scale == 1 else f"{ref_pixels} px", threads=torch.get_num_threads(), **timings)
 
 
 def _rss_mb() -> float:
@@ -153,6 +221,7 @@ def _rss_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default="abc", help="subset of a, b, c")
+    parser.add_argument("--renderers", default="softras,nmr", help="comma-separated subset of softras, nmr")
     parser.add_argument("--repeats", type=int, default=10, help="timed repetitions of the compiled renderer")
     parser.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -164,26 +233,35 @@ def main() -> None:
     header = f"{'workload':<44} {'impl':<10} {'batch':>5} {'fwd ms/img':>11} {'f+b ms/img':>11} {'peak MB':>8} {'pairs/img':>11} {'x fwd':>8} {'x f+b':>8}"
     print(header)
     print("-" * len(header))
+    names = [name.strip() for name in args.renderers.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(IMPLS))
+    if unknown:
+        raise SystemExit(f"unknown renderer(s) {unknown}; choose from {sorted(IMPLS)}")
     for key in args.workloads:
-        results = {}
-        for impl in ("ours", "reference"):
-            out = subprocess.run([sys.executable, __file__, "--worker", key, impl, "--repeats", str(args.repeats)],
-                                 capture_output=True, text=True)
-            if out.returncode != 0:
-                print(out.stderr, file=sys.stderr)
-                raise SystemExit(f"worker {key}/{impl} failed")
-            results[impl] = json.loads(out.stdout.strip().splitlines()[-1])
-        ours, ref = results["ours"], results["reference"]
-        for impl, r in (("softras", ours), ("dense ref", ref)):
-            name = f"({key}) {WORKLOADS[key]['title']}" if impl == "softras" else ""
-            ratio_f = ref["fwd"] / r["fwd"]
-            ratio_fb = ref["fwd+bwd"] / r["fwd+bwd"]
-            note = f"  (scaled from {r['scaled_from']} px)" if r["scaled_from"] else ""
-            print(f"{name:<44} {impl:<10} {r['batch']:>5} {r['fwd']:>11.3f} {r['fwd+bwd']:>11.3f} {r['peak_mb']:>8.0f} "
-                  f"{r['pairs']:>11.3g} {ratio_f:>7.0f}x {ratio_fb:>7.0f}x{note}")
-    print(f"\nx = dense-reference time / softras time per image; medians of {args.repeats} (softras) and {REFERENCE_REPEATS} (reference) runs.")
+        first = True
+        for name in names:
+            results = {}
+            for impl in IMPLS[name]:
+                out = subprocess.run([sys.executable, __file__, "--worker", key, impl, "--repeats", str(args.repeats)],
+                                     capture_output=True, text=True)
+                if out.returncode != 0:
+                    print(out.stderr, file=sys.stderr)
+                    raise SystemExit(f"worker {key}/{impl} failed")
+                results[impl] = json.loads(out.stdout.strip().splitlines()[-1])
+            ours, ref = (results[impl] for impl in IMPLS[name])
+            for impl, r in zip(IMPLS[name], (ours, ref)):
+                label = f"({key}) {WORKLOADS[key]['title']}" if first else ""
+                first = False
+                ratio_f = ref["fwd"] / r["fwd"]
+                ratio_fb = ref["fwd+bwd"] / r["fwd+bwd"]
+                note = f"  (scaled from {r['scaled_from']})" if r["scaled_from"] else ""
+                print(f"{label:<44} {impl:<10} {r['batch']:>5} {r['fwd']:>11.3f} {r['fwd+bwd']:>11.3f} {r['peak_mb']:>8.0f} "
+                      f"{r['pairs']:>11.3g} {ratio_f:>7.0f}x {ratio_fb:>7.0f}x{note}")
+    print(f"\nx = reference time / compiled time per image (each renderer against its own reference); medians of "
+          f"{args.repeats} (compiled) and {REFERENCE_REPEATS} (reference) runs.")
     print("pairs/img: (pixel, face) pairs evaluated per image; softras visits only pixels inside each face's")
-    print("bounding box grown by sqrt(sigma log(1/dist_eps - 1)), the dense reference all pixels x all faces.")
+    print("bounding box grown by sqrt(sigma log(1/dist_eps - 1)), nmr those inside each face's bounding box at the")
+    print("supersampled size, the dense references all pixels x all faces.")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 #include <pybind11/stl.h>
 #include <torch/extension.h>
 
+#include "rasterize/rasterize.h"
 #include "soft_rasterize/soft_rasterize.h"
 
 namespace py = pybind11;
+using renderers::RasterizeParams;
 using renderers::SoftRasParams;
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -36,5 +38,22 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "SoftRas forward: (face_vertices, textures, params) -> [image (B,4,S,S), aux (B,3,S,S)]");
   m.def("soft_rasterize_backward", &renderers::soft_rasterize_backward,
         "SoftRas backward: (face_vertices, textures, image, aux, grad_image, params) -> "
+        "[grad_face_vertices, grad_textures]");
+
+  py::class_<RasterizeParams>(m, "RasterizeParams")
+      .def(py::init<>())
+      .def_readwrite("image_size", &RasterizeParams::image_size)
+      .def_readwrite("near", &RasterizeParams::near)
+      .def_readwrite("far", &RasterizeParams::far)
+      .def_readwrite("eps", &RasterizeParams::eps)
+      .def_readwrite("texture_type", &RasterizeParams::texture_type)
+      .def_readwrite("double_sided", &RasterizeParams::double_sided)
+      .def_readwrite("background", &RasterizeParams::background);
+
+  m.def("rasterize_forward", &renderers::rasterize_forward,
+        "Hard (NMR) forward: (face_vertices, textures, params) -> "
+        "[image (B,4,S,S), face_index (B,S,S) int32, weights (B,S,S,3), depth (B,S,S)]");
+  m.def("rasterize_backward", &renderers::rasterize_backward,
+        "Hard (NMR) backward: (face_vertices, textures, image, face_index, grad_image, params) -> "
         "[grad_face_vertices, grad_textures]");
 }

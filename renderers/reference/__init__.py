@@ -5,6 +5,12 @@ their gradients. Tests compare the compiled kernels (values and gradients) with 
 benchmarks measure speed-ups against them.
 """
 
+from .nmr import kato_gradient_reference, nmr_rasterize_reference, rasterize_maps_reference
 from .softras import soft_rasterize_reference
 
-__all__ = ["soft_rasterize_reference"]
+__all__ = [
+    "soft_rasterize_reference",
+    "nmr_rasterize_reference",
+    "rasterize_maps_reference",
+    "kato_gradient_reference",
+]

@@ -129,4 +129,54 @@ HOST_DEVICE FORCE_INLINE void nearest_boundary_point_backward(const T* x, const 
   grad_y[b] += gb * ry;
 }
 
+// Surface texel sampled by the clipped barycentrics on a triangular R x R grid.
+template <typename T>
+HOST_DEVICE FORCE_INLINE int surface_texel(const T* w_clip, int res) {
+  const int wx = min_(int(w_clip[0] * T(res)), res - 1);
+  const int wy = min_(int(w_clip[1] * T(res)), res - 1);
+  if ((w_clip[0] + w_clip[1]) * T(res) - T(wx) - T(wy) <= T(1)) return wy * res + wx;
+  return (res - 1 - wy) * res + (res - 1 - wx);
+}
+
+// Inclusive range of pixel columns (rows) whose centres may lie in [lo, hi] (x) or
+// [lo, hi] (y); one pixel of slack on each side, exact_span below trims it.
+HOST_DEVICE FORCE_INLINE void pixel_span(double lo, double hi, int size, bool rows, int& first, int& last) {
+  // column c has x = (2c + 1 - S) / S  =>  c = (x S + S - 1) / 2
+  // row r has y = (S - 1 - 2r) / S     =>  r = (S - 1 - y S) / 2
+  double a, b;
+  if (rows) {
+    a = (size - 1 - hi * size) * 0.5;
+    b = (size - 1 - lo * size) * 0.5;
+  } else {
+    a = (lo * size + size - 1) * 0.5;
+    b = (hi * size + size - 1) * 0.5;
+  }
+  if (!(a <= b)) {  // NaN or empty
+    first = 1;
+    last = 0;
+    return;
+  }
+  // Clamp in floating point first: huge coordinates must not overflow an int.
+  a = a > -1.0 ? a : -1.0;
+  b = b < double(size) ? b : double(size);
+  first = a >= double(size) ? size : int(floor(a)) - 1;
+  last = b < 0.0 ? -1 : int(ceil(b)) + 1;
+  first = first < 0 ? 0 : first;
+  last = last > size - 1 ? size - 1 : last;
+}
+
+// The exact columns [first, last] whose centres satisfy lo <= x <= hi (rows: lo <= y <= hi),
+// the same float comparisons the coverage tests make; empty when first > last.
+template <typename T>
+HOST_DEVICE FORCE_INLINE void exact_span(T lo, T hi, int size, bool rows, int& first, int& last) {
+  pixel_span(double(lo), double(hi), size, rows, first, last);
+  if (rows) {
+    while (first <= last && pixel_y<T>(first, size) > hi) ++first;
+    while (last >= first && pixel_y<T>(last, size) < lo) --last;
+  } else {
+    while (first <= last && pixel_x<T>(first, size) < lo) ++first;
+    while (last >= first && pixel_x<T>(last, size) > hi) --last;
+  }
+}
+
 }  // namespace renderers

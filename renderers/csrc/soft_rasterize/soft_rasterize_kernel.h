@@ -184,15 +184,6 @@ HOST_DEVICE FORCE_INLINE bool evaluate_depth(const FaceSetup<T>& f, const SoftKe
   return d.z >= p.near && d.z <= p.far;  // NaN depths fail too
 }
 
-// Surface texel sampled by the clipped barycentrics on a triangular R x R grid.
-template <typename T>
-HOST_DEVICE FORCE_INLINE int surface_texel(const T* w_clip, int res) {
-  const int wx = min_(int(w_clip[0] * T(res)), res - 1);
-  const int wy = min_(int(w_clip[1] * T(res)), res - 1);
-  if ((w_clip[0] + w_clip[1]) * T(res) - T(wx) - T(wy) <= T(1)) return wy * res + wx;
-  return (res - 1 - wy) * res + (res - 1 - wx);
-}
-
 // Colour of a face at a pixel; texture points at this face's (T, 3) block.
 template <typename T>
 HOST_DEVICE FORCE_INLINE void sample_texture(const T* texture, const SoftKernelParams<T>& p, const T* w_clip,
@@ -419,48 +410,6 @@ HOST_DEVICE FORCE_INLINE void backward_pair(const FaceSetup<T>& f, const T* text
   }
   if (grad_w[0] != T(0) || grad_w[1] != T(0) || grad_w[2] != T(0))
     barycentric_backward(f.x, f.y, f.area, f.area_clamped, c.w, grad_w, px, py, out.x, out.y);
-}
-
-// Inclusive range of pixel columns (rows) whose centres may lie in [lo, hi] (x) or
-// [lo, hi] (y); one pixel of slack on each side, the exact test is evaluate_coverage's.
-HOST_DEVICE FORCE_INLINE void pixel_span(double lo, double hi, int size, bool rows, int& first, int& last) {
-  // column c has x = (2c + 1 - S) / S  =>  c = (x S + S - 1) / 2
-  // row r has y = (S - 1 - 2r) / S     =>  r = (S - 1 - y S) / 2
-  double a, b;
-  if (rows) {
-    a = (size - 1 - hi * size) * 0.5;
-    b = (size - 1 - lo * size) * 0.5;
-  } else {
-    a = (lo * size + size - 1) * 0.5;
-    b = (hi * size + size - 1) * 0.5;
-  }
-  if (!(a <= b)) {  // NaN or empty
-    first = 1;
-    last = 0;
-    return;
-  }
-  // Clamp in floating point first: huge coordinates must not overflow an int.
-  a = a > -1.0 ? a : -1.0;
-  b = b < double(size) ? b : double(size);
-  first = a >= double(size) ? size : int(floor(a)) - 1;
-  last = b < 0.0 ? -1 : int(ceil(b)) + 1;
-  first = first < 0 ? 0 : first;
-  last = last > size - 1 ? size - 1 : last;
-}
-
-
-// The exact columns [first, last] whose centres satisfy lo <= x <= hi (rows: lo <= y <= hi),
-// the same float comparisons evaluate_coverage makes; empty when first > last.
-template <typename T>
-HOST_DEVICE FORCE_INLINE void exact_span(T lo, T hi, int size, bool rows, int& first, int& last) {
-  pixel_span(double(lo), double(hi), size, rows, first, last);
-  if (rows) {
-    while (first <= last && pixel_y<T>(first, size) > hi) ++first;
-    while (last >= first && pixel_y<T>(last, size) < lo) --last;
-  } else {
-    while (first <= last && pixel_x<T>(first, size) < lo) ++first;
-    while (last >= first && pixel_x<T>(last, size) > hi) --last;
-  }
 }
 
 // Rows [r0, r1] and columns [c0, c1] of the pixels inside a face's grown bounding box.

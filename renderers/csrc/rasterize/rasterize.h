@@ -1,0 +1,69 @@
+// Hard rasterization with Kato et al.'s approximate gradient (the Neural 3D Mesh Renderer):
+// entry points. Shapes are documented once, here.
+//
+// Inputs
+//   face_vertices  (B, F, 3, 3) float32/float64: per face, per vertex (x_ndc, y_ndc, z_depth),
+//                  after the camera and perspective transforms (see renderers/camera.py).
+//   textures       (B, F, T, 3) per face: T = R*R surface colours (texture_type kSurface,
+//                  the SoftRas triangular grid), T = 3 per-corner colours (kVertex,
+//                  interpolated), or T = N^3 colours of an N x N x N grid (kVolume, sampled
+//                  trilinearly at (w0, w1, w2) * (N - 1), index (i0 * N + i1) * N + i2).
+//                  All sampled with perspective-corrected barycentrics. Ignored (may be
+//                  empty) for kNoTexture (silhouette only).
+// Outputs of the forward (S = params.image_size, the rasterization resolution)
+//   image          (B, 4, S, S): RGB (zero for kNoTexture; background where empty) and alpha
+//                  (1 where covered); row 0 is the top.
+//   face_index     (B, S, S) int32: the visible face at each pixel centre, -1 where empty.
+//   weights        (B, S, S, 3): its perspective-corrected barycentrics (0 where empty).
+//   depth          (B, S, S): its perspective-correct depth (`far` where empty).
+// Outputs of the backward
+//   grad_face_vertices (B, F, 3, 3): Kato's approximate gradient for x and y, plus the exact
+//                  gradient of the colour through the barycentrics (x, y and z);
+//   grad_textures  (B, F, T, 3) (empty for kNoTexture).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <array>
+#include <vector>
+
+namespace renderers {
+
+enum NmrTextureType : int { kNmrSurface = 0, kNmrVertex = 1, kNmrVolume = 2, kNmrNoTexture = 3 };
+
+// Everything the kernels need besides the tensors.
+struct RasterizeParams {
+  int image_size = 64;  // rasterization resolution (already doubled for anti-aliasing)
+  double near = 0.1;
+  double far = 100.0;
+  double eps = 1e-3;    // displacements of the approximate gradient are kept at least this far from 0
+  int texture_type = kNmrNoTexture;
+  bool double_sided = true;
+  std::array<double, 3> background = {0.0, 0.0, 0.0};
+};
+
+std::vector<at::Tensor> rasterize_forward(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                          const RasterizeParams& params);
+std::vector<at::Tensor> rasterize_backward(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                           const at::Tensor& image, const at::Tensor& face_index,
+                                           const at::Tensor& grad_image, const RasterizeParams& params);
+
+// Device implementations; inputs are validated and outputs allocated by the callers above.
+void rasterize_forward_cpu(const at::Tensor& face_vertices, const at::Tensor& textures,
+                           const RasterizeParams& params, at::Tensor& image, at::Tensor& face_index,
+                           at::Tensor& weights, at::Tensor& depth);
+void rasterize_backward_cpu(const at::Tensor& face_vertices, const at::Tensor& textures, const at::Tensor& image,
+                            const at::Tensor& face_index, const at::Tensor& grad_image,
+                            const RasterizeParams& params, at::Tensor& grad_face_vertices,
+                            at::Tensor& grad_textures);
+#ifdef WITH_CUDA
+void rasterize_forward_cuda(const at::Tensor& face_vertices, const at::Tensor& textures,
+                            const RasterizeParams& params, at::Tensor& image, at::Tensor& face_index,
+                            at::Tensor& weights, at::Tensor& depth);
+void rasterize_backward_cuda(const at::Tensor& face_vertices, const at::Tensor& textures, const at::Tensor& image,
+                             const at::Tensor& face_index, const at::Tensor& grad_image,
+                             const RasterizeParams& params, at::Tensor& grad_face_vertices,
+                             at::Tensor& grad_textures);
+#endif
+
+}  // namespace renderers
