@@ -3,6 +3,9 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+#include <utility>
+
 #include "macros.h"
 
 #ifdef WITH_CUDA
@@ -23,6 +26,44 @@ inline void check_same(const at::Tensor& t, const at::Tensor& like, const char* 
                   " has ", like.scalar_type());
   RENDERERS_CHECK(t.device() == like.device(), name, " is on ", t.device(), " but ", like_name, " is on ",
                   like.device());
+}
+
+// face_vertices (B, F, 3, 3) floating point, fewer than 2^max_faces_log2 faces per mesh.
+inline void check_face_vertices(const at::Tensor& face_vertices, int max_faces_log2) {
+  check_floating(face_vertices, "face_vertices");
+  RENDERERS_CHECK(face_vertices.dim() == 4 && face_vertices.size(2) == 3 && face_vertices.size(3) == 3,
+                  "face_vertices must have shape (B, F, 3, 3), got ", face_vertices.sizes());
+  RENDERERS_CHECK(face_vertices.size(1) < (int64_t(1) << max_faces_log2), "at most 2^", max_faces_log2,
+                  " faces per mesh are supported");
+}
+
+// Per-face textures (B, F, T, 3) matching face_vertices; returns T. Vertex colours (T = 3) and
+// square surface grids (T = R*R) are checked here; other layouts by the caller.
+inline int64_t check_face_textures(const at::Tensor& textures, const at::Tensor& face_vertices, bool vertex,
+                                   bool square_grid) {
+  check_same(textures, face_vertices, "textures", "face_vertices");
+  RENDERERS_CHECK(textures.dim() == 4 && textures.size(0) == face_vertices.size(0) &&
+                      textures.size(1) == face_vertices.size(1) && textures.size(3) == 3,
+                  "textures must have shape (B, F, T, 3) matching face_vertices ", face_vertices.sizes(), ", got ",
+                  textures.sizes());
+  const int64_t t = textures.size(2);
+  if (vertex) {
+    RENDERERS_CHECK(t == 3, "vertex textures must have shape (B, F, 3, 3), got ", textures.sizes());
+  } else if (square_grid) {
+    const auto r = int64_t(std::lround(std::sqrt(double(t))));
+    RENDERERS_CHECK(t >= 1 && r * r == t, "surface textures must have R*R colours per face, got ", t);
+  }
+  return t;
+}
+
+// The forward's image and the upstream gradient: (B, 4, S, S) like face_vertices.
+inline void check_images(const at::Tensor& image, const at::Tensor& grad_image, const at::Tensor& face_vertices,
+                         int64_t batch, int64_t size) {
+  for (const auto& [t, name] : {std::pair{image, "image"}, std::pair{grad_image, "grad_image"}}) {
+    check_same(t, face_vertices, name, "face_vertices");
+    RENDERERS_CHECK(t.dim() == 4 && t.size(0) == batch && t.size(1) == 4 && t.size(2) == size && t.size(3) == size,
+                    name, " must have shape (B, 4, S, S), got ", t.sizes());
+  }
 }
 
 [[noreturn]] inline void fail_no_cuda(const char* op) {

@@ -25,23 +25,9 @@ void check_params(const SoftRasParams& p) {
 }
 
 void check_inputs(const at::Tensor& face_vertices, const at::Tensor& textures, const SoftRasParams& p) {
-  check_floating(face_vertices, "face_vertices");
-  RENDERERS_CHECK(face_vertices.dim() == 4 && face_vertices.size(2) == 3 && face_vertices.size(3) == 3,
-                  "face_vertices must have shape (B, F, 3, 3), got ", face_vertices.sizes());
-  RENDERERS_CHECK(face_vertices.size(1) < (int64_t(1) << 24), "at most 2^24 faces per mesh are supported");
+  check_face_vertices(face_vertices, 24);
   if (p.aggr_rgb == kRgbNone) return;
-  check_same(textures, face_vertices, "textures", "face_vertices");
-  RENDERERS_CHECK(textures.dim() == 4 && textures.size(0) == face_vertices.size(0) &&
-                      textures.size(1) == face_vertices.size(1) && textures.size(3) == 3,
-                  "textures must have shape (B, F, T, 3) matching face_vertices ", face_vertices.sizes(), ", got ",
-                  textures.sizes());
-  const int64_t t = textures.size(2);
-  if (p.texture_type == kVertexTexture) {
-    RENDERERS_CHECK(t == 3, "vertex textures must have shape (B, F, 3, 3), got ", textures.sizes());
-  } else {
-    const auto r = int64_t(std::lround(std::sqrt(double(t))));
-    RENDERERS_CHECK(t >= 1 && r * r == t, "surface textures must have R*R colours per face, got ", t);
-  }
+  check_face_textures(textures, face_vertices, p.texture_type == kVertexTexture, true);
 }
 
 }  // namespace
@@ -77,11 +63,7 @@ std::vector<at::Tensor> soft_rasterize_backward(const at::Tensor& face_vertices_
   const at::Tensor face_vertices = face_vertices_in.contiguous();
   const at::Tensor textures = params.aggr_rgb == kRgbNone ? at::Tensor() : textures_in.contiguous();
   const int64_t batch = face_vertices.size(0), size = params.image_size;
-  for (const auto& [t, name] : {std::pair{image_in, "image"}, std::pair{grad_image_in, "grad_image"}}) {
-    check_same(t, face_vertices, name, "face_vertices");
-    RENDERERS_CHECK(t.dim() == 4 && t.size(0) == batch && t.size(1) == 4 && t.size(2) == size && t.size(3) == size,
-                    name, " must have shape (B, 4, S, S), got ", t.sizes());
-  }
+  check_images(image_in, grad_image_in, face_vertices, batch, size);
   check_same(aux_in, face_vertices, "aux", "face_vertices");
   RENDERERS_CHECK(aux_in.dim() == 4 && aux_in.size(0) == batch && aux_in.size(1) == 3,
                   "aux must have shape (B, 3, S, S), got ", aux_in.sizes());
