@@ -51,7 +51,8 @@ def evaluate_split(module, datamodule, split: str, device: torch.device, sphere_
     """The :class:`IoUTable` of ``split``."""
     from torch.utils.data import DataLoader  # noqa: PLC0415
 
-    from recon.evaluation.baselines import SphereBaselines  # noqa: PLC0415
+    from recon.data.categories import SHAPENET_CATEGORIES  # noqa: PLC0415
+    from recon.evaluation.baselines import SPHERE_RADII, SphereBaselines  # noqa: PLC0415
     from recon.evaluation.iou import IoUAccumulator, mesh_iou  # noqa: PLC0415
     from recon.evaluation.published import published_columns  # noqa: PLC0415
     from recon.evaluation.report import IoUTable  # noqa: PLC0415
@@ -59,10 +60,8 @@ def evaluate_split(module, datamodule, split: str, device: torch.device, sphere_
     names = datamodule.category_names
     ours = IoUAccumulator(names)
     template_radius = 0.5 * float(module.net.decoder.template_scale)  # the untrained model's sphere
-    spheres = SphereBaselines() if sphere_baselines else None
+    spheres = SphereBaselines(sorted({*SPHERE_RADII, template_radius})) if sphere_baselines else None
     sphere_acc = [IoUAccumulator(names) for _ in (spheres.radii if spheres else ())]
-    template = SphereBaselines([template_radius]) if sphere_baselines else None
-    template_acc = IoUAccumulator(names)
     loader = DataLoader(datamodule.eval_dataset(split), batch_size=datamodule.eval_batch_size,
                         num_workers=datamodule.num_workers, shuffle=False)
     for batch in loader:
@@ -72,19 +71,16 @@ def evaluate_split(module, datamodule, split: str, device: torch.device, sphere_
         if spheres is not None:
             for acc, scores in zip(sphere_acc, spheres.scores(batch["voxels"])):
                 acc.update(scores, batch["category"])
-        if template is not None:
-            template_acc.update(template.scores(batch["voxels"])[0], batch["category"])
     counts = {n: int(ours.counts[i]) for i, n in enumerate(names) if ours.counts[i] > 0}
     table = IoUTable(split, [n for n in names if n in counts], counts)
     table.add("ours", {**ours.per_class(), "mean": ours.mean()})
-    if template is not None:
-        table.add(f"template sphere r={template_radius:g}", {**template_acc.per_class(), "mean": template_acc.mean()})
     if spheres is not None:
+        template = sphere_acc[spheres.radii.index(template_radius)]
         best = max(range(len(sphere_acc)), key=lambda i: sphere_acc[i].mean())
-        table.add(f"best sphere r={spheres.radii[best]:g}", {**sphere_acc[best].per_class(), "mean": sphere_acc[best].mean()})
-    synsets = datamodule._category_list()
-    from recon.data.categories import SHAPENET_CATEGORIES  # noqa: PLC0415
-
+        for label, acc in ((f"template sphere r={template_radius:g}", template),
+                           (f"best sphere r={spheres.radii[best]:g}", sphere_acc[best])):
+            table.add(label, {**acc.per_class(), "mean": acc.mean()})
+    synsets = datamodule.category_ids
     if all(s in SHAPENET_CATEGORIES for s in synsets):
         by_name = dict(zip(synsets, names))
         for column, values in published_columns(split).items():

@@ -116,6 +116,11 @@ class ShapeNetDataModule(pl.LightningDataModule):
         return self._loader(self.eval_dataset("test"), batch_size=self.eval_batch_size, shuffle=False)
 
     @property
+    def category_ids(self) -> list[str]:
+        """The synset ids in use, in category-index order."""
+        return list(self._category_list())
+
+    @property
     def category_names(self) -> list[str]:
         from recon.data.categories import category_name
 
