@@ -9,7 +9,6 @@ tables and written to ``<output_dir>/iou_<split>.csv`` and ``iou.json``.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +16,14 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
+from recon.checkpoints import load_module, resolve_device
 from recon.hydra_utils import CONFIG_DIR, print_config, set_project_root
 
 log = logging.getLogger(__name__)
 
-__all__ = ["evaluate", "load_module", "resolve_device", "main"]
+__all__ = ["evaluate", "evaluate_split", "main"]
 
 SPLIT_LABELS = {"val": "val (the SoftRas protocol)", "test": "test (the NMR protocol)"}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def load_module(ckpt_path: str | os.PathLike, device: torch.device):
-    """A trained :class:`ReconstructionModule` from a Lightning checkpoint, in eval mode."""
-    from recon.module import ReconstructionModule  # noqa: PLC0415
-
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        module = ReconstructionModule.load_from_checkpoint(str(path), map_location=device)
-    except (RuntimeError, KeyError, EOFError, ValueError) as exc:
-        raise ValueError(f"cannot load checkpoint {path}: corrupt or not a ReconstructionModule checkpoint ({exc})") from exc
-    return module.to(device).eval()
 
 
 @torch.no_grad()

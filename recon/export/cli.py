@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +26,10 @@ import hydra
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from recon.checkpoints import load_module, resolve_device
 from recon.hydra_utils import CONFIG_DIR, print_config, set_project_root
 
-__all__ = ["ExportItem", "resolve_device", "load_model", "image_items", "dataset_items", "export_items", "export",
+__all__ = ["ExportItem", "image_items", "dataset_items", "export_items", "export",
            "main"]
 
 log = logging.getLogger(__name__)
@@ -65,24 +65,11 @@ def _as_list(value: Any, what: str) -> list | None:
     raise ValueError(f"{what} must be a list, got {value!r}")
 
 
-def resolve_device(name: str | None) -> torch.device:
-    """``"auto"`` (or ``None``): CUDA when available, else the CPU; otherwise ``name``."""
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} was requested but CUDA is not available; use device=auto or device=cpu")
-    return device
-
-
 def _checkpoint_path(cfg: DictConfig) -> Path:
     if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.get("ckpt_path"):
         raise ValueError("ckpt_path is required: recon-export ckpt_path=PATH/TO/model.ckpt ... "
                          "(a checkpoint saved by recon-train, e.g. logs/train/runs/<time>/checkpoints/last.ckpt)")
-    path = Path(str(cfg.ckpt_path)).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"ckpt_path {str(path)!r} does not exist (or is not a file)")
-    return path
+    return Path(str(cfg.ckpt_path)).expanduser()
 
 
 def _formats(value: Any) -> list[str]:
@@ -93,19 +80,6 @@ def _formats(value: Any) -> list[str]:
     if unknown:
         raise ValueError(f"unknown mesh format(s) {unknown}; formats must be a list from {list(MESH_FORMATS)}")
     return list(dict.fromkeys(formats))
-
-
-def load_model(ckpt_path: str | os.PathLike, device: torch.device):
-    """The :class:`recon.module.ReconstructionModule` of a checkpoint, in eval mode on ``device``."""
-    from recon.module import ReconstructionModule  # noqa: PLC0415
-
-    try:
-        module = ReconstructionModule.load_from_checkpoint(str(ckpt_path), map_location="cpu")
-    except (KeyError, RuntimeError, TypeError, ValueError, EOFError, pickle.UnpicklingError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"cannot load a reconstruction model from {str(ckpt_path)!r}: it is not a checkpoint "
-                         f"saved by recon-train ({reason})") from error
-    return module.to(device).eval()
 
 
 # ---------------------------------------------------------------------- what to export
@@ -251,7 +225,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
 
     output_dir = Path(str(cfg.output_dir)).expanduser()
     device = resolve_device(cfg.get("device", "auto"))
-    module = load_model(checkpoint, device)
+    module = load_module(checkpoint, device)
     azimuths = tuple(float(a) for a in (_as_list(cfg.get("preview_azimuths"), "preview_azimuths")
                                         or PREVIEW_AZIMUTHS))
     if inputs:
