@@ -46,10 +46,9 @@ class PredictionPreviews(pl.Callback):
 
     def _shaded_renderer(self):
         if self._renderer is None:
-            import renderers  # noqa: PLC0415
+            from recon.export.previews import preview_renderer  # noqa: PLC0415
 
-            self._renderer = renderers.create("softras", image_size=64, sigma=1e-6, aggr_alpha="hard",
-                                              aggr_rgb="hard", dist_eps=1e-4)
+            self._renderer = preview_renderer(image_size=64, supersample=1)
         return self._renderer
 
     @torch.no_grad()
