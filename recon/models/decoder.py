@@ -33,7 +33,6 @@ class MeshDecoder(nn.Module):
             raise ValueError(f"template_scale must be in (0, 1) so the base sphere lies inside the unit cube, got {template_scale}")
         vertices, faces = icosphere(subdivisions)
         base = 0.5 * template_scale * vertices
-        self.register_buffer("template_vertices", vertices, persistent=False)
         self.register_buffer("base", base, persistent=False)
         self.register_buffer("faces", faces, persistent=False)
         layers: list[nn.Module] = []
