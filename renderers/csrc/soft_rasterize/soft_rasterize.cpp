@@ -39,8 +39,13 @@ std::vector<at::Tensor> soft_rasterize_forward(const at::Tensor& face_vertices_i
   const at::Tensor face_vertices = face_vertices_in.contiguous();
   const at::Tensor textures = params.aggr_rgb == kRgbNone ? at::Tensor() : textures_in.contiguous();
   const int64_t batch = face_vertices.size(0), size = params.image_size;
-  at::Tensor image = at::zeros({batch, 4, size, size}, face_vertices.options());
-  at::Tensor aux = at::zeros({batch, 3, size, size}, face_vertices.options());
+  // The CPU forward writes every output value; the CUDA kernels leave some at zero.
+  const auto allocate = [&](int64_t channels) {
+    const std::vector<int64_t> shape = {batch, channels, size, size};
+    return face_vertices.is_cuda() ? at::zeros(shape, face_vertices.options()) : at::empty(shape, face_vertices.options());
+  };
+  at::Tensor image = allocate(4);
+  at::Tensor aux = allocate(3);
   if (batch == 0) return {image, aux};
   DeviceGuardFor guard(face_vertices);
   if (face_vertices.is_cuda()) {
