@@ -15,6 +15,7 @@ from . import nmr as _nmr  # noqa: F401  (registers "nmr")
 from . import softras as _softras  # noqa: F401  (registers "softras")
 from .base import RenderOptions, Renderer
 from .camera import look_at, look_at_rotation, perspective, points_from_angles, project
+from .gather import gather_faces, project_faces
 from .lighting import directional_light, face_normals, vertex_normals
 from .nmr import NMROptions, NMRRenderer, RasterMaps, hard_rasterize, rasterize_maps
 from .registry import available, create, option_names, register
@@ -40,6 +41,8 @@ __all__ = [
     "look_at_rotation",
     "perspective",
     "project",
+    "project_faces",
+    "gather_faces",
     "directional_light",
     "face_normals",
     "vertex_normals",

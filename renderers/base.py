@@ -23,8 +23,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .camera import project
-from .lighting import directional_light, face_normals, gather_face_vertices, vertex_normals
+from .gather import gather_faces, project_faces
+from .lighting import directional_light, face_normals, vertex_normals
 from .textures import check_textures
 
 __all__ = ["RenderOptions", "Renderer", "check_mesh_inputs"]
@@ -151,7 +151,7 @@ class Renderer(nn.Module):
         """
         vertices, faces, eye = check_mesh_inputs(vertices, faces, eye)
         opts = self.options
-        face_screen = gather_face_vertices(project(vertices, eye, opts.viewing_angle), faces)
+        face_screen = project_faces(vertices, eye, faces, opts.viewing_angle)
         if opts.silhouette_only:
             return self.rasterize(face_screen, None, "surface")
         batch, num_faces = faces.shape[:2]
@@ -175,11 +175,11 @@ class Renderer(nn.Module):
         )
         if kind == "vertex":
             lit = textures * directional_light(vertex_normals(vertices, faces), **light)
-            face_colors = gather_face_vertices(lit, faces)
+            face_colors = gather_faces(lit, faces)
         else:
             if kind == "volume":
                 textures = textures.reshape(batch, num_faces, -1, 3)
-            normals = face_normals(gather_face_vertices(vertices, faces))
+            normals = face_normals(gather_faces(vertices, faces))
             face_colors = textures * directional_light(normals, **light)[:, :, None, :]
         return self.rasterize(face_screen, face_colors, kind)
 

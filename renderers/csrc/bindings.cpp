@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 #include <torch/extension.h>
 
+#include "gather/gather.h"
 #include "rasterize/rasterize.h"
 #include "soft_rasterize/soft_rasterize.h"
 
@@ -16,6 +17,12 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 #else
   m.attr("with_cuda") = false;
 #endif
+
+  m.def("gather_faces_forward", &renderers::gather_faces_forward,
+        "Per-face gather: (values (B,V,C), faces (F,3)|(B,F,3), scale) -> (B,F,3,C); scale > 0 also applies "
+        "the perspective projection (x/(z scale), y/(z scale), z)");
+  m.def("gather_faces_backward", &renderers::gather_faces_backward,
+        "Backward of gather_faces_forward: (values, faces, grad_output (B,F,3,C), scale) -> grad_values (B,V,C)");
 
   py::class_<SoftRasParams>(m, "SoftRasParams")
       .def(py::init<>())

@@ -49,11 +49,11 @@ FORCE_INLINE void centre_span(const T* centres, T lo, T hi, int size, bool rows,
 // ---------------------------------------------------------------------------------------
 // Vectorized float path for silhouette-only rendering with euclidean distance (the training
 // configuration), in silhouette_lanes.inc: W pixels of a face row at a time with GCC/Clang
-// vector extensions, W = 8 with FMA (AVX2 + FMA, chosen at run time where the CPU has them)
-// or 4 (SSE2 on every x86-64; other CPUs get their own 128-bit vectors). The tests compare
-// both widths with the dense reference like every other path. Results are deterministic on
-// a machine; the width changes the rounding (FMA, order of the backward's lane sums), so two
-// CPUs may differ in the last bits.
+// vector extensions, W = 8 with FMA (AVX2 + FMA, chosen at run time where the CPU has them;
+// GCC builds) or 4 (SSE2 on every x86-64; other CPUs get their own 128-bit vectors). The
+// tests compare both widths with the dense reference like every other path. Results are
+// deterministic on a machine; the width changes the rounding (FMA, order of the backward's
+// lane sums), so two CPUs may differ in the last bits.
 #if defined(__GNUC__)
 #define RENDERERS_VECTOR_PATH 1
 
