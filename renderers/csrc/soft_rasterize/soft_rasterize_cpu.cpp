@@ -167,13 +167,37 @@ void silhouette_backward_face_lanes(const float* face, const SoftKernelParams<fl
 }
 #endif
 
-template <typename T>
-bool use_lanes(const SoftKernelParams<T>& p) {
+// Whether the vectorized silhouette path runs: float32, euclidean distance, no colour.
+bool use_lanes(const at::Tensor& face_vertices, const SoftRasParams& p) {
 #ifdef RENDERERS_VECTOR_PATH
-  return std::is_same_v<T, float> && p.aggr_rgb == kRgbNone && p.dist_func == kEuclidean;
+  return face_vertices.scalar_type() == at::kFloat && p.aggr_rgb == kRgbNone && p.dist_func == kEuclidean;
 #else
   return false;
 #endif
+}
+
+// Work items of the forward: (image, band of rows), with enough bands to keep every thread
+// busy when the batch is small.
+struct Bands {
+  int count, rows;
+};
+
+Bands forward_bands(int64_t batch, int size) {
+  const int64_t threads = at::get_num_threads();
+  const int count = int(std::clamp<int64_t>((4 * threads + batch - 1) / batch, 1, size));
+  return {count, (size + count - 1) / count};
+}
+
+// Rows [r0, r1] of a face's grown box (as setup_face computes it) within rows
+// [row_begin, row_end), from its vertices alone: false when there are none.
+template <typename T>
+FORCE_INLINE bool face_rows_in_band(const T* vertices, const SoftKernelParams<T>& p, const T* ys, int row_begin,
+                                    int row_end, int& r0, int& r1) {
+  centre_span(ys, min_(min_(vertices[1], vertices[4]), vertices[7]) - p.cull_radius,
+              max_(max_(vertices[1], vertices[4]), vertices[7]) + p.cull_radius, p.size, true, r0, r1);
+  r0 = std::max(r0, row_begin);
+  r1 = std::min(r1, row_end - 1);
+  return r0 <= r1;
 }
 
 template <typename T>
@@ -188,57 +212,26 @@ void forward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, c
   const T* textures_ptr = texture_size > 0 ? textures.data_ptr<T>() : nullptr;
   T* image_ptr = image.data_ptr<T>();
   T* aux_ptr = aux.data_ptr<T>();
-
-  // Enough bands to keep every thread busy when the batch is small.
-  const int64_t threads = at::get_num_threads();
-  const int bands = int(std::clamp<int64_t>((4 * threads + batch - 1) / batch, 1, size));
-  const int rows_per_band = (size + bands - 1) / bands;
+  const Bands bands = forward_bands(batch, size);
   const int64_t plane = int64_t(size) * size;
-  const bool lanes = use_lanes(p);
   const std::vector<T> xs = centre_table<T>(size, false), ys = centre_table<T>(size, true);
-  const int stride = size + kPadding;  // padded rows of the vectorized path
 
-  at::parallel_for(0, batch * bands, 1, [&](int64_t begin, int64_t end) {
-    std::vector<PixelAccumulator<T>> acc(lanes ? 0 : size_t(rows_per_band) * size);
-    std::vector<T> state(lanes ? size_t(rows_per_band) * stride : 0);
+  at::parallel_for(0, batch * bands.count, 1, [&](int64_t begin, int64_t end) {
+    std::vector<PixelAccumulator<T>> acc(size_t(bands.rows) * size);
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t b = item / bands;
-      const int row_begin = int(item % bands) * rows_per_band;
-      const int row_end = std::min(size, row_begin + rows_per_band);
+      const int64_t b = item / bands.count;
+      const int row_begin = int(item % bands.count) * bands.rows;
+      const int row_end = std::min(size, row_begin + bands.rows);
       if (row_begin >= row_end) continue;
-      if (lanes) std::fill(state.begin(), state.end(), alpha_initial<T>(p.aggr_alpha));
-      for (int i = 0; i < (row_end - row_begin) * size && !lanes; ++i) init_pixel(acc[i], p);
+      for (int i = 0; i < (row_end - row_begin) * size; ++i) init_pixel(acc[i], p);
       const T* image_faces = faces_ptr + b * num_faces * 9;
       const T* image_textures = textures_ptr ? textures_ptr + b * num_faces * texture_size * 3 : nullptr;
       for (int f = 0; f < num_faces; ++f) {
-        // The rows of the face's grown box (as setup_face computes it), before the setup.
-        const T* vertices = image_faces + 9 * f;
         int r0, r1, c0, c1;
-        centre_span(ys.data(), min_(min_(vertices[1], vertices[4]), vertices[7]) - p.cull_radius,
-                    max_(max_(vertices[1], vertices[4]), vertices[7]) + p.cull_radius, size, true, r0, r1);
-        r0 = std::max(r0, row_begin);
-        r1 = std::min(r1, row_end - 1);
-        if (r0 > r1) continue;
-        const FaceSetup<T> face = setup_face(vertices, p);
+        if (!face_rows_in_band(image_faces + 9 * f, p, ys.data(), row_begin, row_end, r0, r1)) continue;
+        const FaceSetup<T> face = setup_face(image_faces + 9 * f, p);
         if (!face.visible) continue;
         centre_span(xs.data(), face.xmin, face.xmax, size, false, c0, c1);
-#ifdef RENDERERS_VECTOR_PATH
-        if constexpr (std::is_same_v<T, float>) {
-          if (lanes) {
-            const FaceLanes lanes_face = face_lanes(face, p);
-            if (p.aggr_alpha == kAlphaProd)
-              silhouette_forward_face<kAlphaProd>(lanes_face, xs.data(), ys.data(), r0, r1, c0, c1, row_begin,
-                                                  state.data(), stride);
-            else if (p.aggr_alpha == kAlphaSum)
-              silhouette_forward_face<kAlphaSum>(lanes_face, xs.data(), ys.data(), r0, r1, c0, c1, row_begin,
-                                                 state.data(), stride);
-            else
-              silhouette_forward_face<kAlphaHard>(lanes_face, xs.data(), ys.data(), r0, r1, c0, c1, row_begin,
-                                                  state.data(), stride);
-            continue;
-          }
-        }
-#endif
         const T* face_texture = image_textures ? image_textures + f * texture_size * 3 : nullptr;
         for (int r = r0; r <= r1; ++r) {
           const T py = ys[r];
@@ -252,22 +245,82 @@ void forward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, c
       }
       T* image_b = image_ptr + b * 4 * plane;
       T* aux_b = aux_ptr + b * 3 * plane;
-      if (lanes) {
-        const int64_t first = int64_t(row_begin) * size, count = int64_t(row_end - row_begin) * size;
-        for (int ch = 0; ch < 3; ++ch) std::fill_n(image_b + ch * plane + first, count, T(0));  // no colour
-        for (int ch = 1; ch < 3; ++ch) std::fill_n(aux_b + ch * plane + first, count, T(0));
-        for (int r = row_begin; r < row_end; ++r) {
-          const T* row_state = state.data() + (r - row_begin) * stride;
-          T* alpha = image_b + 3 * plane + int64_t(r) * size;
-          T* extra = aux_b + int64_t(r) * size;
-          for (int c = 0; c < size; ++c) alpha_finalize(row_state[c], p, alpha[c], extra[c]);
-        }
-        continue;
-      }
       for (int r = row_begin; r < row_end; ++r)
         for (int c = 0; c < size; ++c) write_pixel(acc[(r - row_begin) * size + c], p, r, c, image_b, aux_b);
     }
   });
+}
+
+#ifdef RENDERERS_VECTOR_PATH
+// The forward of the vectorized silhouette path (use_lanes): the same work items and face
+// order as forward_impl, the alpha states of a band in rows padded for whole vectors.
+template <int kAlphaMode>
+void forward_lanes(const at::Tensor& face_vertices, const SoftRasParams& params, at::Tensor& image,
+                   at::Tensor& aux) {
+  const int64_t batch = face_vertices.size(0);
+  const int num_faces = int(face_vertices.size(1));
+  SoftKernelParams<float> p = make_kernel_params<float>(params, num_faces, 0);
+  p.aggr_alpha = kAlphaMode;  // a constant from here on: alpha_finalize below specialises
+  const int size = p.size, stride = size + kPadding;
+  const float* faces_ptr = face_vertices.data_ptr<float>();
+  float* image_ptr = image.data_ptr<float>();
+  float* aux_ptr = aux.data_ptr<float>();
+  const Bands bands = forward_bands(batch, size);
+  const int64_t plane = int64_t(size) * size;
+  const std::vector<float> xs = centre_table<float>(size, false), ys = centre_table<float>(size, true);
+
+  at::parallel_for(0, batch * bands.count, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> state(size_t(bands.rows) * stride);
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t b = item / bands.count;
+      const int row_begin = int(item % bands.count) * bands.rows;
+      const int row_end = std::min(size, row_begin + bands.rows);
+      if (row_begin >= row_end) continue;
+      std::fill(state.begin(), state.end(), alpha_initial<float>(kAlphaMode));
+      const float* image_faces = faces_ptr + b * num_faces * 9;
+      for (int f = 0; f < num_faces; ++f) {
+        int r0, r1, c0, c1;
+        if (!face_rows_in_band(image_faces + 9 * f, p, ys.data(), row_begin, row_end, r0, r1)) continue;
+        const FaceSetup<float> face = setup_face(image_faces + 9 * f, p);  // only what face_lanes reads is kept
+        if (!face.visible) continue;
+        centre_span(xs.data(), face.xmin, face.xmax, size, false, c0, c1);
+        silhouette_forward_face<kAlphaMode>(face_lanes(face, p), xs.data(), ys.data(), r0, r1, c0, c1, row_begin,
+                                            state.data(), stride);
+      }
+      float* image_b = image_ptr + b * 4 * plane;
+      float* aux_b = aux_ptr + b * 3 * plane;
+      const int64_t first = int64_t(row_begin) * size, count = int64_t(row_end - row_begin) * size;
+      for (int ch = 0; ch < 3; ++ch) std::fill_n(image_b + ch * plane + first, count, 0.0f);  // no colour
+      for (int ch = 1; ch < 3; ++ch) std::fill_n(aux_b + ch * plane + first, count, 0.0f);
+      for (int r = row_begin; r < row_end; ++r) {
+        const float* row_state = state.data() + (r - row_begin) * stride;
+        float* alpha = image_b + 3 * plane + int64_t(r) * size;
+        float* extra = aux_b + int64_t(r) * size;
+        for (int c = 0; c < size; ++c) alpha_finalize(row_state[c], p, alpha[c], extra[c]);
+      }
+    }
+  });
+}
+#endif
+
+// The per-pixel factor every face's silhouette backward shares, dL/dA times prod_k (1 - D_k)
+// ("prod") or 1 / F ("sum") (alpha_gradient_scale), as (B, S, S + kPadding) rows padded with
+// zeros, plus kPadding zeros at the end.
+template <typename T>
+std::vector<T> alpha_scales(const T* grad_image, const T* aux, int64_t batch, const SoftKernelParams<T>& p) {
+  const int size = p.size, stride = size + kPadding;
+  const int64_t plane = int64_t(size) * size, image_stride = int64_t(size) * stride;
+  std::vector<T> scaled(size_t(batch * image_stride + kPadding), T(0));
+  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b)
+      for (int64_t r = 0; r < size; ++r) {
+        const T* grad_alpha = grad_image + (b * 4 + 3) * plane + r * size;
+        const T* prod = aux + b * 3 * plane + r * size;  // prod_k (1 - D_k) ("prod")
+        T* out = scaled.data() + b * image_stride + r * stride;
+        for (int c = 0; c < size; ++c) out[c] = alpha_gradient_scale(grad_alpha[c], prod[c], p);
+      }
+  });
+  return scaled;
 }
 
 // Backward of one face for silhouette-only rendering: dL/dx_j = scaled(p) * D_j
@@ -328,19 +381,11 @@ void backward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, 
 
   if (p.aggr_rgb == kRgbNone) {
     if (p.aggr_alpha == kAlphaHard) return;  // no gradient: the outputs are already zero
-    // The per-pixel factor every face shares, computed once, in rows padded with zeros.
     const int size = p.size, stride = size + kPadding;
     const int64_t image_stride = int64_t(size) * stride;
-    std::vector<T> scaled(size_t(batch) * image_stride + kPadding, T(0));
-    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b)
-        for (int64_t r = 0; r < size; ++r)
-          for (int64_t c = 0; c < size; ++c)
-            scaled[b * image_stride + r * stride + c] = alpha_gradient_scale(
-                grad_image_ptr[(b * 4 + 3) * plane + r * size + c], aux_ptr[b * 3 * plane + r * size + c], p);
-    });
+    const std::vector<T> scaled = alpha_scales(grad_image_ptr, aux_ptr, batch, p);
     const std::vector<T> xs = centre_table<T>(size, false), ys = centre_table<T>(size, true);
-    const bool lanes = use_lanes(p);
+    const bool lanes = use_lanes(face_vertices, params);
     at::parallel_for(0, batch * num_faces, 64, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         const T* image_scaled = scaled.data() + (i / num_faces) * image_stride;
@@ -379,6 +424,13 @@ void backward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, 
 
 void soft_rasterize_forward_cpu(const at::Tensor& face_vertices, const at::Tensor& textures,
                                 const SoftRasParams& params, at::Tensor& image, at::Tensor& aux) {
+#ifdef RENDERERS_VECTOR_PATH
+  if (use_lanes(face_vertices, params)) {
+    if (params.aggr_alpha == kAlphaProd) return forward_lanes<kAlphaProd>(face_vertices, params, image, aux);
+    if (params.aggr_alpha == kAlphaSum) return forward_lanes<kAlphaSum>(face_vertices, params, image, aux);
+    return forward_lanes<kAlphaHard>(face_vertices, params, image, aux);
+  }
+#endif
   AT_DISPATCH_FLOATING_TYPES(face_vertices.scalar_type(), "soft_rasterize_forward_cpu",
                              [&] { forward_impl<scalar_t>(face_vertices, textures, params, image, aux); });
 }
