@@ -222,7 +222,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default="abc", help="subset of a, b, c")
     parser.add_argument("--renderers", default="softras,nmr", help="comma-separated subset of softras, nmr")
-    parser.add_argument("--repeats", type=int, default=10, help="timed repetitions of the compiled renderer")
+    parser.add_argument("--repeats", type=int, default=20, help="timed repetitions of the compiled renderer")
     parser.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
