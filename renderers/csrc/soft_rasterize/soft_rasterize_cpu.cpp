@@ -95,17 +95,6 @@ FORCE_INLINE Floats clamp01(Floats x) {
   return x > 1.0f ? Floats{} + 1.0f : x;
 }
 #include "silhouette_lanes.inc"
-
-template <int kAlphaMode>
-void forward_face(const FaceLanes& f, const float* xs, const float* ys, int r0, int r1, int c0, int c1,
-                  int row_begin, float* state, int stride) {
-  silhouette_face_forward<kAlphaMode>(f, xs, ys, r0, r1, c0, c1, row_begin, state, stride);
-}
-template <int kAlphaMode>
-void backward_face(const float* face, const SoftKernelParams<float>& p, const float* xs, const float* ys,
-                   const float* scaled, int stride, float* grad_face) {
-  silhouette_face_backward<kAlphaMode>(face, p, xs, ys, scaled, stride, grad_face);
-}
 }  // namespace lanes_narrow
 
 #if defined(__x86_64__) && !defined(__clang__)
@@ -126,17 +115,6 @@ FORCE_INLINE Floats clamp01(Floats x) {
   return __builtin_ia32_minps256(__builtin_ia32_maxps256(x, Floats{}), Floats{} + 1.0f);
 }
 #include "silhouette_lanes.inc"
-
-template <int kAlphaMode>
-void forward_face(const FaceLanes& f, const float* xs, const float* ys, int r0, int r1, int c0, int c1,
-                  int row_begin, float* state, int stride) {
-  silhouette_face_forward<kAlphaMode>(f, xs, ys, r0, r1, c0, c1, row_begin, state, stride);
-}
-template <int kAlphaMode>
-void backward_face(const float* face, const SoftKernelParams<float>& p, const float* xs, const float* ys,
-                   const float* scaled, int stride, float* grad_face) {
-  silhouette_face_backward<kAlphaMode>(face, p, xs, ys, scaled, stride, grad_face);
-}
 }  // namespace lanes_wide
 #pragma GCC pop_options
 
