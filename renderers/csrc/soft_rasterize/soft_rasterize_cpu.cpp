@@ -166,16 +166,17 @@ Bands forward_bands(int64_t batch, int size) {
   return {count, (size + count - 1) / count};
 }
 
-// Rows [r0, r1] of a face's grown box (as setup_face computes it) within rows
-// [row_begin, row_end), from its vertices alone: false when there are none.
+// The pixels of a face's grown box within rows [row_begin, row_end): rows [r0, r1], columns
+// [c0, c1]; false when there are none.
 template <typename T>
-FORCE_INLINE bool face_rows_in_band(const T* vertices, const SoftKernelParams<T>& p, const T* ys, int row_begin,
-                                    int row_end, int& r0, int& r1) {
-  centre_span(ys, min_(min_(vertices[1], vertices[4]), vertices[7]) - p.cull_radius,
-              max_(max_(vertices[1], vertices[4]), vertices[7]) + p.cull_radius, p.size, true, r0, r1);
+FORCE_INLINE bool face_box_in_band(const FaceSetup<T>& face, const T* xs, const T* ys, int size, int row_begin,
+                                   int row_end, int& r0, int& r1, int& c0, int& c1) {
+  centre_span(ys, face.ymin, face.ymax, size, true, r0, r1);
   r0 = std::max(r0, row_begin);
   r1 = std::min(r1, row_end - 1);
-  return r0 <= r1;
+  if (r0 > r1) return false;
+  centre_span(xs, face.xmin, face.xmax, size, false, c0, c1);
+  return c0 <= c1;
 }
 
 template <typename T>
@@ -205,11 +206,10 @@ void forward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, c
       const T* image_faces = faces_ptr + b * num_faces * 9;
       const T* image_textures = textures_ptr ? textures_ptr + b * num_faces * texture_size * 3 : nullptr;
       for (int f = 0; f < num_faces; ++f) {
-        int r0, r1, c0, c1;
-        if (!face_rows_in_band(image_faces + 9 * f, p, ys.data(), row_begin, row_end, r0, r1)) continue;
         const FaceSetup<T> face = setup_face(image_faces + 9 * f, p);
-        if (!face.visible) continue;
-        centre_span(xs.data(), face.xmin, face.xmax, size, false, c0, c1);
+        int r0, r1, c0, c1;
+        if (!face.visible || !face_box_in_band(face, xs.data(), ys.data(), size, row_begin, row_end, r0, r1, c0, c1))
+          continue;
         const T* face_texture = image_textures ? image_textures + f * texture_size * 3 : nullptr;
         for (int r = r0; r <= r1; ++r) {
           const T py = ys[r];
@@ -257,11 +257,10 @@ void forward_lanes(const at::Tensor& face_vertices, const SoftRasParams& params,
       std::fill(state.begin(), state.end(), alpha_initial<float>(kAlphaMode));
       const float* image_faces = faces_ptr + b * num_faces * 9;
       for (int f = 0; f < num_faces; ++f) {
+        const FaceSetup<float> face = setup_face(image_faces + 9 * f, p);  // only what is read below is kept
         int r0, r1, c0, c1;
-        if (!face_rows_in_band(image_faces + 9 * f, p, ys.data(), row_begin, row_end, r0, r1)) continue;
-        const FaceSetup<float> face = setup_face(image_faces + 9 * f, p);  // only what face_lanes reads is kept
-        if (!face.visible) continue;
-        centre_span(xs.data(), face.xmin, face.xmax, size, false, c0, c1);
+        if (!face.visible || !face_box_in_band(face, xs.data(), ys.data(), size, row_begin, row_end, r0, r1, c0, c1))
+          continue;
         silhouette_forward_face<kAlphaMode>(face_lanes(face, p), xs.data(), ys.data(), r0, r1, c0, c1, row_begin,
                                             state.data(), stride);
       }
