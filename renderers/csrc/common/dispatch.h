@@ -84,4 +84,23 @@ struct DeviceGuardFor {
 };
 #endif
 
+// Calls op##_cuda(args...) for a CUDA tensor, with its GPU current, and op##_cpu(args...)
+// otherwise; a build without CUDA kernels rejects CUDA tensors with a clear error.
+#ifdef WITH_CUDA
+#define RENDERERS_DISPATCH_DEVICE(tensor, op, ...)   \
+  do {                                               \
+    const ::renderers::DeviceGuardFor guard_(tensor); \
+    if ((tensor).is_cuda())                          \
+      op##_cuda(__VA_ARGS__);                        \
+    else                                             \
+      op##_cpu(__VA_ARGS__);                         \
+  } while (0)
+#else
+#define RENDERERS_DISPATCH_DEVICE(tensor, op, ...)            \
+  do {                                                        \
+    if ((tensor).is_cuda()) ::renderers::fail_no_cuda(#op);   \
+    op##_cpu(__VA_ARGS__);                                    \
+  } while (0)
+#endif
+
 }  // namespace renderers

@@ -40,16 +40,7 @@ at::Tensor gather_faces_forward(const at::Tensor& values_in, const at::Tensor& f
   const at::Tensor values = values_in.contiguous();
   at::Tensor output = at::empty({values.size(0), faces.size(1), 3, values.size(2)}, values.options());
   if (output.numel() == 0) return output;
-  DeviceGuardFor guard(values);
-  if (values.is_cuda()) {
-#ifdef WITH_CUDA
-    gather_faces_forward_cuda(values, faces, face_batch_stride, scale, output);
-#else
-    fail_no_cuda("gather_faces_forward");
-#endif
-  } else {
-    gather_faces_forward_cpu(values, faces, face_batch_stride, scale, output);
-  }
+  RENDERERS_DISPATCH_DEVICE(values, gather_faces_forward, values, faces, face_batch_stride, scale, output);
   return output;
 }
 
@@ -67,16 +58,8 @@ at::Tensor gather_faces_backward(const at::Tensor& values_in, const at::Tensor& 
   const at::Tensor grad_output = grad_output_in.contiguous();
   at::Tensor grad_values = at::zeros_like(values);
   if (grad_output.numel() == 0) return grad_values;
-  DeviceGuardFor guard(values);
-  if (values.is_cuda()) {
-#ifdef WITH_CUDA
-    gather_faces_backward_cuda(values, faces, face_batch_stride, grad_output, scale, grad_values);
-#else
-    fail_no_cuda("gather_faces_backward");
-#endif
-  } else {
-    gather_faces_backward_cpu(values, faces, face_batch_stride, grad_output, scale, grad_values);
-  }
+  RENDERERS_DISPATCH_DEVICE(values, gather_faces_backward, values, faces, face_batch_stride, grad_output, scale,
+                            grad_values);
   return grad_values;
 }
 

@@ -46,16 +46,8 @@ std::vector<at::Tensor> rasterize_forward(const at::Tensor& face_vertices_in, co
   at::Tensor weights = at::zeros({batch, size, size, 3}, face_vertices.options());
   at::Tensor depth = at::full({batch, size, size}, params.far, face_vertices.options());
   if (batch == 0) return {image, face_index, weights, depth};
-  DeviceGuardFor guard(face_vertices);
-  if (face_vertices.is_cuda()) {
-#ifdef WITH_CUDA
-    rasterize_forward_cuda(face_vertices, textures, params, image, face_index, weights, depth);
-#else
-    fail_no_cuda("rasterize_forward");
-#endif
-  } else {
-    rasterize_forward_cpu(face_vertices, textures, params, image, face_index, weights, depth);
-  }
+  RENDERERS_DISPATCH_DEVICE(face_vertices, rasterize_forward, face_vertices, textures, params, image, face_index,
+                            weights, depth);
   return {image, face_index, weights, depth};
 }
 
@@ -78,18 +70,8 @@ std::vector<at::Tensor> rasterize_backward(const at::Tensor& face_vertices_in, c
   at::Tensor grad_face_vertices = at::zeros_like(face_vertices);
   at::Tensor grad_textures = textures.defined() ? at::zeros_like(textures) : at::Tensor();
   if (batch == 0) return {grad_face_vertices, grad_textures};
-  DeviceGuardFor guard(face_vertices);
-  if (face_vertices.is_cuda()) {
-#ifdef WITH_CUDA
-    rasterize_backward_cuda(face_vertices, textures, image, face_index, grad_image, params, grad_face_vertices,
-                            grad_textures);
-#else
-    fail_no_cuda("rasterize_backward");
-#endif
-  } else {
-    rasterize_backward_cpu(face_vertices, textures, image, face_index, grad_image, params, grad_face_vertices,
-                           grad_textures);
-  }
+  RENDERERS_DISPATCH_DEVICE(face_vertices, rasterize_backward, face_vertices, textures, image, face_index, grad_image,
+                            params, grad_face_vertices, grad_textures);
   return {grad_face_vertices, grad_textures};
 }
 

@@ -42,21 +42,13 @@ std::vector<at::Tensor> soft_rasterize_forward(const at::Tensor& face_vertices_i
   // The CPU forward writes every output value; the CUDA kernels leave some at zero.
   const auto allocate = [&](int64_t channels) {
     const std::vector<int64_t> shape = {batch, channels, size, size};
-    return face_vertices.is_cuda() ? at::zeros(shape, face_vertices.options()) : at::empty(shape, face_vertices.options());
+    const auto options = face_vertices.options();
+    return face_vertices.is_cuda() ? at::zeros(shape, options) : at::empty(shape, options);
   };
   at::Tensor image = allocate(4);
   at::Tensor aux = allocate(3);
   if (batch == 0) return {image, aux};
-  DeviceGuardFor guard(face_vertices);
-  if (face_vertices.is_cuda()) {
-#ifdef WITH_CUDA
-    soft_rasterize_forward_cuda(face_vertices, textures, params, image, aux);
-#else
-    fail_no_cuda("soft_rasterize_forward");
-#endif
-  } else {
-    soft_rasterize_forward_cpu(face_vertices, textures, params, image, aux);
-  }
+  RENDERERS_DISPATCH_DEVICE(face_vertices, soft_rasterize_forward, face_vertices, textures, params, image, aux);
   return {image, aux};
 }
 
@@ -76,18 +68,8 @@ std::vector<at::Tensor> soft_rasterize_backward(const at::Tensor& face_vertices_
   at::Tensor grad_face_vertices = at::zeros_like(face_vertices);
   at::Tensor grad_textures = textures.defined() ? at::zeros_like(textures) : at::Tensor();
   if (batch == 0) return {grad_face_vertices, grad_textures};
-  DeviceGuardFor guard(face_vertices);
-  if (face_vertices.is_cuda()) {
-#ifdef WITH_CUDA
-    soft_rasterize_backward_cuda(face_vertices, textures, image, aux, grad_image, params, grad_face_vertices,
-                                 grad_textures);
-#else
-    fail_no_cuda("soft_rasterize_backward");
-#endif
-  } else {
-    soft_rasterize_backward_cpu(face_vertices, textures, image, aux, grad_image, params, grad_face_vertices,
-                                grad_textures);
-  }
+  RENDERERS_DISPATCH_DEVICE(face_vertices, soft_rasterize_backward, face_vertices, textures, image, aux, grad_image,
+                            params, grad_face_vertices, grad_textures);
   return {grad_face_vertices, grad_textures};
 }
 
