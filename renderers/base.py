@@ -94,6 +94,7 @@ def check_mesh_inputs(
     batch, num_vertices, _ = vertices.shape
     if not isinstance(faces, torch.Tensor) or faces.is_floating_point() or faces.dtype == torch.bool:
         raise TypeError(f"faces must be an integer tensor (int64), got {getattr(faces, 'dtype', type(faces))}")
+    faces = faces.long()  # before expanding, so that a shared face list stays one (F, 3) block
     shared_faces = faces  # range-checked before expanding: B times fewer indices to scan
     if faces.dim() == 2:
         faces = faces.unsqueeze(0).expand(batch, -1, -1)
@@ -116,7 +117,7 @@ def check_mesh_inputs(
         low, high = (int(v) for v in torch.aminmax(shared_faces))
         if low < 0 or high >= num_vertices:
             raise IndexError(f"face indices must be in [0, {num_vertices - 1}] (V = {num_vertices}), got range [{low}, {high}]")
-    return vertices, faces.long(), eye.to(vertices.dtype)
+    return vertices, faces, eye.to(vertices.dtype)
 
 
 class Renderer(nn.Module):
