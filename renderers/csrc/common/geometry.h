@@ -166,16 +166,22 @@ HOST_DEVICE FORCE_INLINE void pixel_span(double lo, double hi, int size, bool ro
 }
 
 // The exact columns [first, last] whose centres satisfy lo <= x <= hi (rows: lo <= y <= hi),
-// the same float comparisons the coverage tests make; empty when first > last.
+// the same float comparisons the coverage tests make; empty when first > last. `centres`
+// optionally holds the pixel centres precomputed (pixel_x or pixel_y of every index), which
+// saves the divisions.
 template <typename T>
-HOST_DEVICE FORCE_INLINE void exact_span(T lo, T hi, int size, bool rows, int& first, int& last) {
+HOST_DEVICE FORCE_INLINE void exact_span(T lo, T hi, int size, bool rows, int& first, int& last,
+                                         const T* centres = nullptr) {
   pixel_span(double(lo), double(hi), size, rows, first, last);
+  const auto centre = [&](int i) {
+    return centres ? centres[i] : rows ? pixel_y<T>(i, size) : pixel_x<T>(i, size);
+  };
   if (rows) {
-    while (first <= last && pixel_y<T>(first, size) > hi) ++first;
-    while (last >= first && pixel_y<T>(last, size) < lo) --last;
+    while (first <= last && centre(first) > hi) ++first;
+    while (last >= first && centre(last) < lo) --last;
   } else {
-    while (first <= last && pixel_x<T>(first, size) < lo) ++first;
-    while (last >= first && pixel_x<T>(last, size) > hi) --last;
+    while (first <= last && centre(first) < lo) ++first;
+    while (last >= first && centre(last) > hi) --last;
   }
 }
 

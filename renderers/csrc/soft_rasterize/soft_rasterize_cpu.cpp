@@ -24,26 +24,12 @@ namespace {
 constexpr int kPadding = 8;  // lanes a vectorized row may read or write past its last pixel
 
 // Pixel-centre tables of an S x S image, padded: xs[c] = pixel_x(c), ys[r] = pixel_y(r) for
-// c, r < S + kPadding.
+// c, r < S + kPadding (exact_span reads them instead of dividing).
 template <typename T>
 std::vector<T> centre_table(int size, bool rows) {
   std::vector<T> centres(size + kPadding);
   for (int i = 0; i < size + kPadding; ++i) centres[i] = rows ? pixel_y<T>(i, size) : pixel_x<T>(i, size);
   return centres;
-}
-
-// exact_span (geometry.h) with the centres read from a table instead of divided out: the
-// columns [first, last] with lo <= xs[c] <= hi (rows: lo <= ys[r] <= hi).
-template <typename T>
-FORCE_INLINE void centre_span(const T* centres, T lo, T hi, int size, bool rows, int& first, int& last) {
-  pixel_span(double(lo), double(hi), size, rows, first, last);
-  if (rows) {
-    while (first <= last && centres[first] > hi) ++first;
-    while (last >= first && centres[last] < lo) --last;
-  } else {
-    while (first <= last && centres[first] < lo) ++first;
-    while (last >= first && centres[last] > hi) --last;
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -171,11 +157,11 @@ Bands forward_bands(int64_t batch, int size) {
 template <typename T>
 FORCE_INLINE bool face_box_in_band(const FaceSetup<T>& face, const T* xs, const T* ys, int size, int row_begin,
                                    int row_end, int& r0, int& r1, int& c0, int& c1) {
-  centre_span(ys, face.ymin, face.ymax, size, true, r0, r1);
+  exact_span(face.ymin, face.ymax, size, true, r0, r1, ys);
   r0 = std::max(r0, row_begin);
   r1 = std::min(r1, row_end - 1);
   if (r0 > r1) return false;
-  centre_span(xs, face.xmin, face.xmax, size, false, c0, c1);
+  exact_span(face.xmin, face.xmax, size, false, c0, c1, xs);
   return c0 <= c1;
 }
 
