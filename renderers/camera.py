@@ -22,7 +22,7 @@ import math
 
 import torch
 
-__all__ = ["points_from_angles", "look_at_rotation", "look_at", "perspective", "project"]
+__all__ = ["points_from_angles", "look_at_rotation", "look_at", "perspective_scale", "perspective", "project"]
 
 
 def points_from_angles(
@@ -72,9 +72,14 @@ def look_at(vertices: torch.Tensor, eye: torch.Tensor) -> torch.Tensor:
     return torch.matmul(vertices - eye[:, None, :], rotation.transpose(1, 2))
 
 
+def perspective_scale(viewing_angle: float) -> float:
+    """``tan(a)`` for a half field of view ``a`` in degrees: ``x' = x / (z tan a)``."""
+    return math.tan(math.radians(viewing_angle))
+
+
 def perspective(vertices: torch.Tensor, viewing_angle: float = 15.0) -> torch.Tensor:
     """Camera coordinates ``(B, V, 3)`` to screen ``(x', y', z)`` for a half field of view in degrees."""
-    scale = math.tan(math.radians(viewing_angle))
+    scale = perspective_scale(viewing_angle)
     z = vertices[..., 2]
     x = vertices[..., 0] / (z * scale)
     y = vertices[..., 1] / (z * scale)

@@ -11,12 +11,10 @@ and an ``index_add``. Not twice differentiable.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ._ext import check_device, extension
-from .camera import look_at
+from .camera import look_at, perspective_scale
 
 __all__ = ["gather_faces", "project_faces"]
 
@@ -65,4 +63,4 @@ def project_faces(vertices: torch.Tensor, eye: torch.Tensor, faces: torch.Tensor
     faces: int64 ``(F, 3)`` or ``(B, F, 3)``; viewing_angle: half field of view in degrees.
     Differentiable with respect to ``vertices`` and ``eye``.
     """
-    return _gather(look_at(vertices, eye), faces, math.tan(math.radians(viewing_angle)))
+    return _gather(look_at(vertices, eye), faces, perspective_scale(viewing_angle))
