@@ -11,7 +11,10 @@ implements :meth:`Renderer.rasterize`, which receives faces already in screen sp
   (``kind == "surface"``) or, for renderers whose ``texture_kinds`` include it,
   ``(B, F, N**3, 3)`` lit volume colours (``kind == "volume"``);
 
-and returns ``(B, 4, H, W)`` RGBA with the silhouette in channel 3.
+and ``mesh``, the call's :class:`Mesh` (its face list and, computed on first use and cached per
+face list, its edge topology) for renderers that need connectivity (``None`` when screen-space
+faces are rasterized directly); it returns ``(B, 4, H, W)`` RGBA with the silhouette in
+channel 3.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from torch import nn
 from .gather import gather_faces, project_faces
 from .lighting import directional_light, face_normals, vertex_normals
 from .textures import check_textures
+from .topology import edge_table
 
-__all__ = ["RenderOptions", "Renderer", "check_mesh_inputs"]
+__all__ = ["RenderOptions", "Renderer", "Mesh", "check_mesh_inputs"]
 
 
 def _check_color(value: Sequence[float], name: str) -> tuple[float, float, float]:
@@ -120,6 +124,23 @@ def check_mesh_inputs(
     return vertices, faces, eye.to(vertices.dtype)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Mesh:
+    """The face list of one render call, passed to :meth:`Renderer.rasterize`.
+
+    faces: ``(B, F, 3)`` int64 vertex indices (one face list expanded over the batch, or one per
+    image).
+    """
+
+    faces: torch.Tensor
+
+    @property
+    def edges(self) -> torch.Tensor:
+        """Edge table ``(E, 6)`` (or ``(B, E, 6)`` for per-image face lists) int32 on the faces'
+        device; see :mod:`renderers.topology`. Cached per face list."""
+        return edge_table(self.faces)
+
+
 class Renderer(nn.Module):
     """Base class of every renderer: ``module(vertices, faces, eye, textures=None)``."""
 
@@ -153,8 +174,9 @@ class Renderer(nn.Module):
         vertices, faces, eye = check_mesh_inputs(vertices, faces, eye)
         opts = self.options
         face_screen = project_faces(vertices, eye, faces, opts.viewing_angle)
+        mesh = Mesh(faces)
         if opts.silhouette_only:
-            return self.rasterize(face_screen, None, "surface")
+            return self.rasterize(face_screen, None, "surface", mesh)
         batch, num_faces = faces.shape[:2]
         if textures is None:
             textures = vertices.new_ones(batch, num_faces, 1, 3)
@@ -182,8 +204,10 @@ class Renderer(nn.Module):
                 textures = textures.reshape(batch, num_faces, -1, 3)
             normals = face_normals(gather_faces(vertices, faces))
             face_colors = textures * directional_light(normals, **light)[:, :, None, :]
-        return self.rasterize(face_screen, face_colors, kind)
+        return self.rasterize(face_screen, face_colors, kind, mesh)
 
-    def rasterize(self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str) -> torch.Tensor:
+    def rasterize(
+        self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str, mesh: Mesh | None = None
+    ) -> torch.Tensor:
         """Screen-space faces to ``(B, 4, H, W)``; see the module docstring."""
         raise NotImplementedError

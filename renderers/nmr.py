@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from ._ext import check_device, extension
-from .base import RenderOptions, Renderer
+from .base import Mesh, RenderOptions, Renderer
 from .registry import register
 
 __all__ = ["NMROptions", "NMRRenderer", "RasterMaps", "hard_rasterize", "rasterize_maps", "TEXTURE_TYPES"]
@@ -108,7 +108,7 @@ class _HardRasterize(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_image: torch.Tensor):
         face_vertices, textures, image, face_index = ctx.saved_tensors
-        grad_faces, grad_textures = extension().rasterize_backward(
+        grad_faces, grad_textures = extension().kato_backward(
             face_vertices, textures, image, face_index, grad_image.contiguous(), ctx.params
         )
         return grad_faces, (grad_textures if ctx.needs_input_grad[1] else None), None
@@ -184,7 +184,9 @@ class NMRRenderer(Renderer):
     Options = NMROptions
     texture_kinds = ("vertex", "surface", "volume")
 
-    def rasterize(self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str) -> torch.Tensor:
+    def rasterize(
+        self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str, mesh: Mesh | None = None
+    ) -> torch.Tensor:
         opts = self.options
         scale = 2 if opts.anti_aliasing else 1
         image = hard_rasterize(

@@ -23,7 +23,7 @@ import dataclasses
 import torch
 
 from ._ext import check_device, extension
-from .base import RenderOptions, Renderer, _choice
+from .base import Mesh, RenderOptions, Renderer, _choice
 from .registry import register
 
 __all__ = ["SoftRasOptions", "SoftRasRenderer", "soft_rasterize"]
@@ -140,5 +140,7 @@ class SoftRasRenderer(Renderer):
 
     Options = SoftRasOptions
 
-    def rasterize(self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str) -> torch.Tensor:
+    def rasterize(
+        self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str, mesh: Mesh | None = None
+    ) -> torch.Tensor:
         return soft_rasterize(face_vertices, face_colors, self.options, kind)

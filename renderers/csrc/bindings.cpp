@@ -3,10 +3,13 @@
 #include <torch/extension.h>
 
 #include "gather/gather.h"
+#include "kato/kato.h"
+#include "opendr/opendr.h"
 #include "rasterize/rasterize.h"
 #include "soft_rasterize/soft_rasterize.h"
 
 namespace py = pybind11;
+using renderers::OpenDRParams;
 using renderers::RasterizeParams;
 using renderers::SoftRasParams;
 
@@ -60,7 +63,19 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rasterize_forward", &renderers::rasterize_forward,
         "Hard (NMR) forward: (face_vertices, textures, params) -> "
         "[image (B,4,S,S), face_index (B,S,S) int32, weights (B,S,S,3), depth (B,S,S)]");
-  m.def("rasterize_backward", &renderers::rasterize_backward,
-        "Hard (NMR) backward: (face_vertices, textures, image, face_index, grad_image, params) -> "
+  m.def("kato_backward", &renderers::kato_backward,
+        "Kato's approximate gradient (the NMR backward): (face_vertices, textures, image, face_index, grad_image, "
+        "params) -> [grad_face_vertices, grad_textures]");
+
+  py::class_<OpenDRParams, RasterizeParams>(m, "OpenDRParams")
+      .def(py::init<>())
+      .def_readwrite("overdraw", &OpenDRParams::overdraw)
+      .def_readwrite("emulate_cuda", &OpenDRParams::emulate_cuda);
+
+  m.def("opendr_forward", &renderers::opendr_forward,
+        "OpenDR forward: (face_vertices, textures, edges (E,6)|(B,E,6) int32, params) -> "
+        "[image (B,4,S,S), face_index (B,S,S) int32, weights (B,S,S,3), depth (B,S,S), mask (B,S,S) uint8]");
+  m.def("opendr_backward", &renderers::opendr_backward,
+        "OpenDR backward: (face_vertices, textures, image, face_index, weights, mask, grad_image, params) -> "
         "[grad_face_vertices, grad_textures]");
 }

@@ -6,6 +6,7 @@ benchmarks measure speed-ups against them.
 """
 
 from .nmr import kato_gradient_reference, nmr_rasterize_reference, rasterize_maps_reference
+from .opendr import image_gradient_reference, opendr_maps_reference, opendr_rasterize_reference
 from .softras import soft_rasterize_reference
 
 __all__ = [
@@ -13,4 +14,7 @@ __all__ = [
     "nmr_rasterize_reference",
     "rasterize_maps_reference",
     "kato_gradient_reference",
+    "opendr_rasterize_reference",
+    "opendr_maps_reference",
+    "image_gradient_reference",
 ]

@@ -171,7 +171,7 @@ def test_kernel_rejects_malformed_tensors_without_crashing():
     params.near, params.far, params.texture_type = 0.1, 100.0, 3
     image, index, _, _ = ext.rasterize_forward(torch.zeros(1, 2, 3, 3), torch.empty(0), params)
     with pytest.raises(RuntimeError, match="face_index must be int32"):
-        ext.rasterize_backward(torch.zeros(1, 2, 3, 3), torch.empty(0), image, index.long(), image, params)
+        ext.kato_backward(torch.zeros(1, 2, 3, 3), torch.empty(0), image, index.long(), image, params)
 
 
 def test_unsupported_devices_and_empty_inputs():

@@ -1,5 +1,6 @@
-// Hard rasterization with Kato et al.'s approximate gradient (the Neural 3D Mesh Renderer):
-// entry points. Shapes are documented once, here.
+// Hard (z-buffer) rasterization: the maps and the image that the Neural 3D Mesh Renderer and
+// OpenDR share. The gradient rules live in their own ops (kato/ for NMR, opendr/ for OpenDR).
+// Shapes are documented once, here.
 //
 // Inputs
 //   face_vertices  (B, F, 3, 3) float32/float64: per face, per vertex (x_ndc, y_ndc, z_depth),
@@ -16,10 +17,6 @@
 //   face_index     (B, S, S) int32: the visible face at each pixel centre, -1 where empty.
 //   weights        (B, S, S, 3): its perspective-corrected barycentrics (0 where empty).
 //   depth          (B, S, S): its perspective-correct depth (`far` where empty).
-// Outputs of the backward
-//   grad_face_vertices (B, F, 3, 3): Kato's approximate gradient for x and y, plus the exact
-//                  gradient of the colour through the barycentrics (x, y and z);
-//   grad_textures  (B, F, T, 3) (empty for kNoTexture).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -36,7 +33,7 @@ struct RasterizeParams {
   int image_size = 64;  // rasterization resolution (already doubled for anti-aliasing)
   double near = 0.1;
   double far = 100.0;
-  double eps = 1e-3;    // displacements of the approximate gradient are kept at least this far from 0
+  double eps = 1e-3;    // Kato's gradient: displacements are kept at least this far from 0
   int texture_type = kNmrNoTexture;
   bool double_sided = true;
   std::array<double, 3> background = {0.0, 0.0, 0.0};
@@ -44,26 +41,30 @@ struct RasterizeParams {
 
 std::vector<at::Tensor> rasterize_forward(const at::Tensor& face_vertices, const at::Tensor& textures,
                                           const RasterizeParams& params);
-std::vector<at::Tensor> rasterize_backward(const at::Tensor& face_vertices, const at::Tensor& textures,
-                                           const at::Tensor& image, const at::Tensor& face_index,
-                                           const at::Tensor& grad_image, const RasterizeParams& params);
+
+// Shared by the entry points of the ops built on these maps (rasterize, kato, opendr).
+void check_rasterize_params(const RasterizeParams& params);
+void check_rasterize_inputs(const at::Tensor& face_vertices, const at::Tensor& textures,
+                            const RasterizeParams& params);
+// textures.contiguous(), or an undefined tensor for kNoTexture.
+at::Tensor rasterize_textures_or_empty(const at::Tensor& textures, const RasterizeParams& params);
+// The forward's outputs, allocated (face_index -1, depth `far`).
+std::vector<at::Tensor> allocate_rasterize_outputs(const at::Tensor& face_vertices, const RasterizeParams& params);
+// Colours per face of a (B, F, T, 3) texture tensor (T), 0 when undefined (silhouettes).
+inline int rasterize_texture_size(const at::Tensor& textures) {
+  return textures.defined() && textures.dim() == 4 ? int(textures.size(2)) : 0;
+}
+// face_index (B, S, S) int32 on face_vertices' device.
+void check_face_index(const at::Tensor& face_index, const at::Tensor& face_vertices, int64_t batch, int64_t size);
 
 // Device implementations; inputs are validated and outputs allocated by the callers above.
 void rasterize_forward_cpu(const at::Tensor& face_vertices, const at::Tensor& textures,
                            const RasterizeParams& params, at::Tensor& image, at::Tensor& face_index,
                            at::Tensor& weights, at::Tensor& depth);
-void rasterize_backward_cpu(const at::Tensor& face_vertices, const at::Tensor& textures, const at::Tensor& image,
-                            const at::Tensor& face_index, const at::Tensor& grad_image,
-                            const RasterizeParams& params, at::Tensor& grad_face_vertices,
-                            at::Tensor& grad_textures);
 #ifdef WITH_CUDA
 void rasterize_forward_cuda(const at::Tensor& face_vertices, const at::Tensor& textures,
                             const RasterizeParams& params, at::Tensor& image, at::Tensor& face_index,
                             at::Tensor& weights, at::Tensor& depth);
-void rasterize_backward_cuda(const at::Tensor& face_vertices, const at::Tensor& textures, const at::Tensor& image,
-                             const at::Tensor& face_index, const at::Tensor& grad_image,
-                             const RasterizeParams& params, at::Tensor& grad_face_vertices,
-                             at::Tensor& grad_textures);
 #endif
 
 }  // namespace renderers

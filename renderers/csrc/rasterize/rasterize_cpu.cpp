@@ -1,221 +1,38 @@
-// Hard rasterization on the CPU: all cores through at::parallel_for, deterministic.
-//
-// Forward: work items are (image, band of rows). Within a band the faces are z-buffered in
-// index order over the pixels of their bounding boxes, then each pixel is shaded once.
-// Backward: image by image, the pixels' (I, dL/dI) values are first copied in scan order
-// for both axes (rows and columns become contiguous), then the work items are the image's
-// faces. A face computes its own gradient (Kato's edge scans, its own pixels' colour and
-// texture gradient) and writes only its own outputs, so there are no atomics and no shared
-// sums: the result is bit-identical across runs and thread counts.
-#include <ATen/Parallel.h>
-
-#include <algorithm>
+// Hard rasterization on the CPU: the shared band z-buffer (zbuffer_cpu.h), then each pixel of
+// the band is shaded once. All cores, deterministic.
 #include <cstdint>
-#include <vector>
 
 #include "rasterize.h"
 #include "rasterize_kernel.h"
+#include "zbuffer_cpu.h"
 
 namespace renderers {
 namespace {
-
-int texture_size_of(const at::Tensor& textures) {
-  return textures.defined() && textures.dim() == 4 ? int(textures.size(2)) : 0;
-}
 
 template <typename T>
 void forward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, const RasterizeParams& params,
                   at::Tensor& image, at::Tensor& face_index, at::Tensor& weights, at::Tensor& depth) {
   const int64_t batch = face_vertices.size(0);
   const int num_faces = int(face_vertices.size(1));
-  const int texture_size = texture_size_of(textures);
+  const int texture_size = rasterize_texture_size(textures);
   const HardKernelParams<T> p = make_hard_params<T>(params, num_faces, texture_size);
   const int size = p.size;
   const int64_t plane = int64_t(size) * size;
-  const T* faces_ptr = face_vertices.data_ptr<T>();
   const T* textures_ptr = texture_size > 0 ? textures.data_ptr<T>() : nullptr;
   T* image_ptr = image.data_ptr<T>();
   int32_t* index_ptr = face_index.data_ptr<int32_t>();
   T* weights_ptr = weights.data_ptr<T>();
   T* depth_ptr = depth.data_ptr<T>();
-
-  std::vector<HardFace<T>> setups(size_t(batch) * num_faces);
-  at::parallel_for(0, batch * num_faces, 2048, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) setups[i] = setup_hard_face(faces_ptr + 9 * i, p);
+  const std::vector<HardFace<T>> setups = setup_hard_faces_cpu(face_vertices.data_ptr<T>(), batch * num_faces, p);
+  zbuffer_bands(setups.data(), batch, p, [&](const ZBand<T>& band) {
+    const int64_t b = band.image;
+    const T* image_textures = textures_ptr ? textures_ptr + b * num_faces * texture_size * 3 : nullptr;
+    for (int r = band.row_begin; r < band.row_end; ++r)
+      for (int c = 0; c < size; ++c)
+        write_hard_pixel(setups.data() + b * num_faces, image_textures, p, r, c,
+                         band.best[int64_t(r - band.row_begin) * size + c], image_ptr + b * 4 * plane,
+                         index_ptr + b * plane, weights_ptr + b * 3 * plane, depth_ptr + b * plane);
   });
-  std::vector<T> xs(size);
-  for (int c = 0; c < size; ++c) xs[c] = pixel_x<T>(c, size);
-
-  const int64_t threads = at::get_num_threads();
-  const int bands = int(std::clamp<int64_t>((4 * threads + batch - 1) / batch, 1, size));
-  const int rows_per_band = (size + bands - 1) / bands;
-  at::parallel_for(0, batch * bands, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> zbuf(size_t(rows_per_band) * size);
-    std::vector<int> best(size_t(rows_per_band) * size);
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t b = item / bands;
-      const int row_begin = int(item % bands) * rows_per_band;
-      const int row_end = std::min(size, row_begin + rows_per_band);
-      if (row_begin >= row_end) continue;
-      std::fill(best.begin(), best.end(), -1);
-      const HardFace<T>* image_faces = setups.data() + b * num_faces;
-      for (int fi = 0; fi < num_faces; ++fi) {
-        const HardFace<T>& f = image_faces[fi];
-        if (!f.drawable) continue;
-        int r0, r1, c0, c1;
-        exact_span(f.ymin, f.ymax, size, true, r0, r1);
-        r0 = std::max(r0, row_begin);
-        r1 = std::min(r1, row_end - 1);
-        if (r0 > r1) continue;
-        exact_span(f.xmin, f.xmax, size, false, c0, c1);
-        for (int r = r0; r <= r1; ++r) {
-          const T py = pixel_y<T>(r, size);
-          const int64_t offset = int64_t(r - row_begin) * size;
-          for (int c = c0; c <= c1; ++c) {
-            T z;
-            if (!hard_depth_at(f, p, xs[c], py, z)) continue;
-            int& winner = best[offset + c];
-            if (winner < 0 || z < zbuf[offset + c]) {
-              winner = fi;
-              zbuf[offset + c] = z;
-            }
-          }
-        }
-      }
-      const T* image_textures = textures_ptr ? textures_ptr + b * num_faces * texture_size * 3 : nullptr;
-      for (int r = row_begin; r < row_end; ++r)
-        for (int c = 0; c < size; ++c)
-          write_hard_pixel(image_faces, image_textures, p, r, c, best[int64_t(r - row_begin) * size + c],
-                           image_ptr + b * 4 * plane, index_ptr + b * plane, weights_ptr + b * 3 * plane,
-                           depth_ptr + b * plane);
-    }
-  });
-}
-
-// What the edge scans of one image read, in scan order (HardMaps::packed and, for silhouettes,
-// HardMaps::negative_*), for both axes.
-template <typename T>
-struct ScanBuffers {
-  std::vector<T> packed;
-  std::vector<int32_t> count, position;
-  std::vector<T> value;
-  std::vector<uint8_t> shown;
-
-  ScanBuffers(int size, int first_channel, int num_faces) : shown(size_t(num_faces)) {
-    const int64_t plane = int64_t(size) * size;
-    packed.resize(size_t(2 * plane * packed_width(first_channel)));
-    if (first_channel == 3) {
-      count.resize(size_t(2) * size);
-      position.resize(size_t(2 * plane));
-      value.resize(size_t(2 * plane));
-    }
-  }
-
-  // Fills lines [j_begin, j_end) of both axes from one image's planes.
-  void fill(const T* image, const T* grad, int size, int first_channel, int j_begin, int j_end) {
-    const int64_t plane = int64_t(size) * size;
-    const int width = packed_width(first_channel);
-    const bool lists = first_channel == 3;
-    for (int axis = 0; axis < 2; ++axis) {
-      for (int j = j_begin; j < j_end; ++j) {
-        T* out = packed.data() + (axis * plane + int64_t(j) * size) * width;
-        int32_t n = 0;
-        const int64_t line = axis * plane + int64_t(j) * size;
-        for (int i = 0; i < size; ++i) {
-          const int64_t pix = axis_pixel(axis, i, j, size);
-          for (int ch = first_channel; ch < 4; ++ch) {
-            *out++ = image[ch * plane + pix];
-            *out++ = grad[ch * plane + pix];
-          }
-          if (lists) {
-            const T g = (T(1) - image[3 * plane + pix]) * grad[3 * plane + pix];  // as loss_change computes it
-            if (g < T(0)) {
-              position[line + n] = i;
-              value[line + n] = g;
-              ++n;
-            }
-          }
-        }
-        if (lists) count[axis * size + j] = n;
-      }
-    }
-  }
-
-  // Marks the faces that show at some pixel of face_index (S x S).
-  void mark_shown(const int32_t* face_index, int size) {
-    std::fill(shown.begin(), shown.end(), uint8_t(0));
-    const int64_t plane = int64_t(size) * size;
-    for (int64_t pix = 0; pix < plane; ++pix)
-      if (face_index[pix] >= 0) shown[face_index[pix]] = 1;
-  }
-
-  HardMaps<T> maps(const T* image, const T* grad, const int32_t* face_index, int size, int first_channel) const {
-    const int64_t plane = int64_t(size) * size;
-    const int64_t half = plane * packed_width(first_channel);
-    HardMaps<T> m{image, grad, face_index, plane, size, first_channel, {packed.data(), packed.data() + half},
-                  {nullptr, nullptr}, {nullptr, nullptr}, {nullptr, nullptr}, shown.data()};
-    if (first_channel == 3) {
-      for (int axis = 0; axis < 2; ++axis) {
-        m.negative_count[axis] = count.data() + axis * size;
-        m.negative_position[axis] = position.data() + axis * plane;
-        m.negative_value[axis] = value.data() + axis * plane;
-      }
-    }
-    return m;
-  }
-};
-
-template <typename T>
-void backward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, const at::Tensor& image,
-                   const at::Tensor& face_index, const at::Tensor& grad_image, const RasterizeParams& params,
-                   at::Tensor& grad_face_vertices, at::Tensor& grad_textures) {
-  const int64_t batch = face_vertices.size(0);
-  const int num_faces = int(face_vertices.size(1));
-  const int texture_size = texture_size_of(textures);
-  const HardKernelParams<T> p = make_hard_params<T>(params, num_faces, texture_size);
-  const int64_t plane = int64_t(p.size) * p.size;
-  const T* faces_ptr = face_vertices.data_ptr<T>();
-  const T* textures_ptr = texture_size > 0 ? textures.data_ptr<T>() : nullptr;
-  const T* image_ptr = image.data_ptr<T>();
-  const int32_t* index_ptr = face_index.data_ptr<int32_t>();
-  const T* grad_image_ptr = grad_image.data_ptr<T>();
-  T* grad_faces_ptr = grad_face_vertices.data_ptr<T>();
-  T* grad_textures_ptr = texture_size > 0 ? grad_textures.data_ptr<T>() : nullptr;
-  const int64_t block = int64_t(texture_size) * 3;
-  const int size = p.size;
-  const int first_channel = p.texture_type == kNmrNoTexture ? 3 : 0;
-
-  auto faces_of = [&](int64_t b, const HardMaps<T>& maps, int64_t begin, int64_t end) {
-    for (int64_t f = begin; f < end; ++f) {
-      const int64_t i = b * num_faces + f;
-      hard_backward_face(faces_ptr + 9 * i, textures_ptr ? textures_ptr + i * block : nullptr, p, maps, int(f),
-                         grad_faces_ptr + 9 * i, grad_textures_ptr ? grad_textures_ptr + i * block : nullptr);
-    }
-  };
-  if (batch >= at::get_num_threads()) {
-    // Enough images for every thread: each prepares and processes whole images.
-    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-      ScanBuffers<T> scans(size, first_channel, num_faces);
-      for (int64_t b = begin; b < end; ++b) {
-        const T *image_b = image_ptr + b * 4 * plane, *grad_b = grad_image_ptr + b * 4 * plane;
-        scans.fill(image_b, grad_b, size, first_channel, 0, size);
-        scans.mark_shown(index_ptr + b * plane, size);
-        faces_of(b, scans.maps(image_b, grad_b, index_ptr + b * plane, size, first_channel), 0, num_faces);
-      }
-    });
-    return;
-  }
-  // Few images: the threads share each image's preparation and faces.
-  ScanBuffers<T> scans(size, first_channel, num_faces);
-  for (int64_t b = 0; b < batch; ++b) {
-    const T *image_b = image_ptr + b * 4 * plane, *grad_b = grad_image_ptr + b * 4 * plane;
-    at::parallel_for(0, size, 16, [&](int64_t begin, int64_t end) {
-      scans.fill(image_b, grad_b, size, first_channel, int(begin), int(end));
-    });
-    scans.mark_shown(index_ptr + b * plane, size);
-    const HardMaps<T> maps = scans.maps(image_b, grad_b, index_ptr + b * plane, size, first_channel);
-    at::parallel_for(0, num_faces, 16, [&](int64_t begin, int64_t end) { faces_of(b, maps, begin, end); });
-  }
 }
 
 }  // namespace
@@ -225,16 +42,6 @@ void rasterize_forward_cpu(const at::Tensor& face_vertices, const at::Tensor& te
                            at::Tensor& weights, at::Tensor& depth) {
   AT_DISPATCH_FLOATING_TYPES(face_vertices.scalar_type(), "rasterize_forward_cpu", [&] {
     forward_impl<scalar_t>(face_vertices, textures, params, image, face_index, weights, depth);
-  });
-}
-
-void rasterize_backward_cpu(const at::Tensor& face_vertices, const at::Tensor& textures, const at::Tensor& image,
-                            const at::Tensor& face_index, const at::Tensor& grad_image,
-                            const RasterizeParams& params, at::Tensor& grad_face_vertices,
-                            at::Tensor& grad_textures) {
-  AT_DISPATCH_FLOATING_TYPES(face_vertices.scalar_type(), "rasterize_backward_cpu", [&] {
-    backward_impl<scalar_t>(face_vertices, textures, image, face_index, grad_image, params, grad_face_vertices,
-                            grad_textures);
   });
 }
 

@@ -1,0 +1,97 @@
+// OpenDR entry points: validate, allocate, dispatch on the tensors' device (or, for tests, run
+// the CUDA launch sequences emulated on the CPU).
+#include "../common/dispatch.h"
+#include "opendr.h"
+
+namespace renderers {
+namespace {
+
+// edges (E, 6) or (B, E, 6) int32 with valid face ids and corner slots; returns the batch stride.
+int64_t check_edges(const at::Tensor& edges, const at::Tensor& face_vertices) {
+  const int64_t batch = face_vertices.size(0), num_faces = face_vertices.size(1);
+  RENDERERS_CHECK(edges.defined() && edges.scalar_type() == at::kInt, "edges must be an int32 tensor, got ",
+                  edges.defined() ? edges.scalar_type() : at::ScalarType::Undefined);
+  RENDERERS_CHECK(edges.device() == face_vertices.device(), "edges are on ", edges.device(),
+                  " but face_vertices are on ", face_vertices.device());
+  RENDERERS_CHECK((edges.dim() == 2 || (edges.dim() == 3 && edges.size(0) == batch)) && edges.size(-1) == 6,
+                  "edges must have shape (E, 6) or (B, E, 6) with B = ", batch, ", got ", edges.sizes());
+  RENDERERS_CHECK(edges.size(-2) < (int64_t(1) << 30), "at most 2^30 edges per mesh are supported");
+  if (edges.numel() > 0) {
+    const at::Tensor rows = edges.reshape({-1, 6}).to(at::kLong);
+    const at::Tensor fa = rows.select(1, 0), fb = rows.select(1, 3);
+    const at::Tensor sa0 = rows.select(1, 1), sa1 = rows.select(1, 2), sb0 = rows.select(1, 4), sb1 = rows.select(1, 5);
+    const at::Tensor used = fa >= 0;
+    const at::Tensor slots_a_ok = (sa0 >= 0) & (sa0 <= 2) & (sa1 >= 0) & (sa1 <= 2) & (sa0 != sa1);
+    const at::Tensor slots_b_ok = (sb0 >= 0) & (sb0 <= 2) & (sb1 >= 0) & (sb1 <= 2) & (sb0 != sb1);
+    const at::Tensor bad = (fa < -1) | (fa >= num_faces) | (fb < -1) | (fb >= num_faces) |
+                           (used & ~slots_a_ok) | (used & (fb >= 0) & ~slots_b_ok);
+    RENDERERS_CHECK(!bad.any().item<bool>(),
+                    "edges contain invalid rows: face ids must be in [-1, ", num_faces - 1,
+                    "] and the corner slots of every used face distinct values in [0, 2]");
+  }
+  return edges.dim() == 3 ? edges.size(1) * 6 : 0;
+}
+
+}  // namespace
+
+std::vector<at::Tensor> opendr_forward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
+                                       const at::Tensor& edges_in, const OpenDRParams& params) {
+  check_rasterize_params(params);
+  check_rasterize_inputs(face_vertices_in, textures_in, params);
+  const at::Tensor face_vertices = face_vertices_in.contiguous();
+  const at::Tensor textures = rasterize_textures_or_empty(textures_in, params);
+  const int64_t edge_batch_stride = check_edges(edges_in, face_vertices);
+  const at::Tensor edges = edges_in.contiguous();
+  std::vector<at::Tensor> out = allocate_rasterize_outputs(face_vertices, params);
+  const int64_t batch = face_vertices.size(0), size = params.image_size;
+  out.push_back(at::zeros({batch, size, size}, face_vertices.options().dtype(at::kByte)));
+  if (batch == 0) return out;
+  if (params.emulate_cuda) {
+    RENDERERS_CHECK(face_vertices.device().is_cpu(), "emulate_cuda runs on CPU tensors only");
+    opendr_forward_emulated(face_vertices, textures, edges, edge_batch_stride, params, out[0], out[1], out[2],
+                            out[3], out[4]);
+    return out;
+  }
+  RENDERERS_DISPATCH_DEVICE(face_vertices, opendr_forward, face_vertices, textures, edges, edge_batch_stride, params,
+                            out[0], out[1], out[2], out[3], out[4]);
+  return out;
+}
+
+std::vector<at::Tensor> opendr_backward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
+                                        const at::Tensor& image_in, const at::Tensor& face_index_in,
+                                        const at::Tensor& weights_in, const at::Tensor& mask_in,
+                                        const at::Tensor& grad_image_in, const OpenDRParams& params) {
+  check_rasterize_params(params);
+  check_rasterize_inputs(face_vertices_in, textures_in, params);
+  const at::Tensor face_vertices = face_vertices_in.contiguous();
+  const at::Tensor textures = rasterize_textures_or_empty(textures_in, params);
+  const int64_t batch = face_vertices.size(0), size = params.image_size;
+  check_images(image_in, grad_image_in, face_vertices, batch, size);
+  check_face_index(face_index_in, face_vertices, batch, size);
+  check_same(weights_in, face_vertices, "weights", "face_vertices");
+  RENDERERS_CHECK(weights_in.dim() == 4 && weights_in.size(0) == batch && weights_in.size(1) == size &&
+                      weights_in.size(2) == size && weights_in.size(3) == 3,
+                  "weights must have shape (B, S, S, 3), got ", weights_in.sizes());
+  RENDERERS_CHECK(mask_in.defined() && mask_in.scalar_type() == at::kByte && mask_in.device() == face_vertices.device() &&
+                      mask_in.dim() == 3 && mask_in.size(0) == batch && mask_in.size(1) == size &&
+                      mask_in.size(2) == size,
+                  "mask must be uint8 (B, S, S) on ", face_vertices.device());
+  // (face_index values are only compared with face ids, never used as addresses.)
+  const at::Tensor image = image_in.contiguous(), grad_image = grad_image_in.contiguous();
+  const at::Tensor face_index = face_index_in.contiguous(), weights = weights_in.contiguous();
+  const at::Tensor mask = mask_in.contiguous();
+  at::Tensor grad_face_vertices = at::zeros_like(face_vertices);
+  at::Tensor grad_textures = textures.defined() ? at::zeros_like(textures) : at::Tensor();
+  if (batch == 0) return {grad_face_vertices, grad_textures};
+  if (params.emulate_cuda) {
+    RENDERERS_CHECK(face_vertices.device().is_cpu(), "emulate_cuda runs on CPU tensors only");
+    opendr_backward_emulated(face_vertices, textures, image, face_index, weights, mask, grad_image, params,
+                             grad_face_vertices, grad_textures);
+    return {grad_face_vertices, grad_textures};
+  }
+  RENDERERS_DISPATCH_DEVICE(face_vertices, opendr_backward, face_vertices, textures, image, face_index, weights, mask,
+                            grad_image, params, grad_face_vertices, grad_textures);
+  return {grad_face_vertices, grad_textures};
+}
+
+}  // namespace renderers
