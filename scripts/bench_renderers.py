@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Renderer benchmark: compiled kernels against their plain PyTorch references, same run.
 
-For each workload and renderer (SoftRas, NMR) it prints forward and forward+backward time per
+For each workload and renderer (SoftRas, NMR, OpenDR) it prints forward and forward+backward time per
 image, peak memory (resident-set growth of a fresh worker process) and the number of (pixel,
 face) pairs each implementation evaluates per image, with the speed-up of the compiled renderer
 over its reference. Every measurement runs in its own subprocess so that peak memory is its own.
@@ -15,16 +15,18 @@ Workloads (ISSUE 2):
   c  a 13k-face mesh at 256x256 with colour
 
 NMR renders with its default 2x supersampling (anti_aliasing=True), i.e. rasterizes at twice
-the size.
+the size; OpenDR with its defaults (no anti-aliasing, the boundary overdraw on).
 
 The dense reference costs pixels x faces; where a whole image would take minutes it is
 measured on a slice of the image's pixels and scaled to the full image (its cost is exactly
 linear in the number of pixels). Such rows are marked "(scaled from N px)". The NMR reference
 is its dense z-buffer (scaled from a pixel slice like SoftRas's) plus its Python loops of
 Kato's gradient, timed on an evenly spread subset of the faces and scaled by the face count
-("/ N faces").
+("/ N faces"). The OpenDR reference is the same dense z-buffer (scaled from a pixel slice), then
+its boundary overdraw (Python loops over the boundary edges' line pixels), colour sampling and
+image-space backward on the whole image.
 
-    python scripts/bench_renderers.py                 # all workloads, both renderers
+    python scripts/bench_renderers.py                 # all workloads, all renderers
     python scripts/bench_renderers.py --workloads a --renderers nmr --repeats 20
 """
 
@@ -43,13 +45,13 @@ import torch
 
 WORKLOADS = {
     "a": dict(title="64 spheres, 1280 faces, 64x64, silhouette", batch=64, ref_batch=2, size=64, faces="sphere",
-              colour=False, ref_pixels=None, nmr_ref_pixels=4096, nmr_ref_faces=160),
+              colour=False, ref_pixels=None, nmr_ref_pixels=4096, nmr_ref_faces=160, opendr_ref_pixels=4096),
     "b": dict(title="64 spheres, 1280 faces, 256x256, colour", batch=16, ref_batch=1, size=256, faces="sphere",
-              colour=True, ref_pixels=8192, nmr_ref_pixels=4096, nmr_ref_faces=40),
+              colour=True, ref_pixels=8192, nmr_ref_pixels=4096, nmr_ref_faces=40, opendr_ref_pixels=4096),
     "c": dict(title="1 mesh, 13k faces, 256x256, colour", batch=4, ref_batch=1, size=256, faces="dense",
-              colour=True, ref_pixels=1024, nmr_ref_pixels=512, nmr_ref_faces=200),
+              colour=True, ref_pixels=1024, nmr_ref_pixels=512, nmr_ref_faces=200, opendr_ref_pixels=512),
 }
-IMPLS = {"softras": ("softras", "dense ref"), "nmr": ("nmr", "nmr ref")}
+IMPLS = {"softras": ("softras", "dense ref"), "nmr": ("nmr", "nmr ref"), "opendr": ("opendr", "opendr ref")}
 SOFTRAS = dict(sigma=1e-4, dist_eps=1e-10, gamma=1e-4)
 REFERENCE_REPEATS = 3  # the dense reference is slow: median of 3
 
@@ -136,6 +138,56 @@ def nmr_reference_worker(key: str) -> dict:
                 **{"fwd+bwd": fwd + _median(backward) * 1e3})
 
 
+def opendr_reference_worker(key: str) -> dict:
+    """The OpenDR reference: dense z-buffer on a pixel slice (scaled), then the boundary overdraw,
+    colour sampling and image-space backward on the whole image."""
+    from renderers.camera import project
+    from renderers.lighting import directional_light, gather_face_vertices, vertex_normals
+    from renderers.nmr import rasterize_maps
+    from renderers.reference.nmr import _sample, pixel_centres, zbuffer_pixels
+    from renderers.reference.opendr import opendr_vertex_gradient_reference, overdraw_reference
+    from renderers.topology import edge_table
+
+    workload = WORKLOADS[key]
+    vertices, faces, eye, colours = build_scene(workload, 1)
+    size = workload["size"]
+    face_screen = gather_face_vertices(project(vertices, eye, 15.0), faces[None])
+    edges = edge_table(faces)
+    pixels = size * size
+    ref_pixels = min(workload["opendr_ref_pixels"], pixels)
+    px, py = pixel_centres(size, face_screen.dtype, face_screen.device)
+    start = max(0, (pixels - ref_pixels) // 2)
+    px, py = px[start : start + ref_pixels], py[start : start + ref_pixels]
+    zmaps = rasterize_maps(face_screen, size)  # the overdraw's input (its time is the scaled slice's)
+    lit = None
+    if workload["colour"]:
+        lit = gather_face_vertices(colours * directional_light(vertex_normals(vertices, faces[None])), faces[None])
+    upstream = torch.randn(1, 4, size, size, generator=torch.Generator().manual_seed(1))
+    baseline_rss = _rss_mb()
+    forward, backward = [], []
+    for _ in range(REFERENCE_REPEATS):
+        t0 = time.perf_counter()
+        zbuffer_pixels(face_screen, px, py)
+        t1 = time.perf_counter()
+        index, weights, _, mask = overdraw_reference(face_screen, zmaps.face_index, zmaps.weights, zmaps.depth, edges)
+        covered = index >= 0
+        rgb = torch.zeros(1, size, size, 3)
+        if lit is not None:
+            b, r, c = covered.nonzero(as_tuple=True)
+            rgb[b, r, c] = _sample(lit[b, index[b, r, c]], weights[b, r, c], "vertex")
+        image = torch.cat((rgb.permute(0, 3, 1, 2), covered[:, None].float()), dim=1)
+        t2 = time.perf_counter()
+        opendr_vertex_gradient_reference(image, index, weights, mask, upstream, faces.shape[0])
+        t3 = time.perf_counter()
+        forward.append((t1 - t0) * pixels / ref_pixels + (t2 - t1))
+        backward.append(t3 - t2)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    fwd = _median(forward) * 1e3
+    return dict(batch=1, pairs=float(pixels * faces.shape[0]), peak_mb=peak - baseline_rss,
+                threads=torch.get_num_threads(), scaled_from=f"{ref_pixels} px z-buffer", fwd=fwd,
+                **{"fwd+bwd": fwd + _median(backward) * 1e3})
+
+
 def worker(key: str, impl: str, repeats: int) -> dict:
     import renderers
     from renderers.camera import project
@@ -144,12 +196,15 @@ def worker(key: str, impl: str, repeats: int) -> dict:
 
     if impl == "nmr ref":
         return nmr_reference_worker(key)
+    if impl == "opendr ref":
+        return opendr_reference_worker(key)
     workload = WORKLOADS[key]
-    batch = workload["batch"] if impl in ("softras", "nmr") else workload["ref_batch"]
+    compiled = impl in ("softras", "nmr", "opendr")
+    batch = workload["batch"] if compiled else workload["ref_batch"]
     vertices, faces, eye, colours = build_scene(workload, batch)
     size = workload["size"]
-    if impl == "nmr":
-        renderer = renderers.create("nmr", image_size=size, silhouette_only=not workload["colour"])
+    if impl in ("nmr", "opendr"):
+        renderer = renderers.create(impl, image_size=size, silhouette_only=not workload["colour"])
     else:
         renderer = renderers.create("softras", image_size=size, silhouette_only=not workload["colour"], **SOFTRAS)
     textures = colours if workload["colour"] else None
@@ -157,8 +212,11 @@ def worker(key: str, impl: str, repeats: int) -> dict:
     pixels = size * size
     scale = 1.0
     upstream = torch.randn(batch, 4, size, size, generator=torch.Generator().manual_seed(1))
-    if impl in ("softras", "nmr"):
-        pairs = candidate_pairs(face_screen, size) if impl == "softras" else nmr_pairs(face_screen, 2 * size)
+    if compiled:
+        if impl == "softras":
+            pairs = candidate_pairs(face_screen, size)
+        else:
+            pairs = nmr_pairs(face_screen, 2 * size if impl == "nmr" else size)
 
         def run(backward: bool):
             v = vertices.clone().requires_grad_(backward)
@@ -202,7 +260,7 @@ def worker(key: str, impl: str, repeats: int) -> dict:
     timings = {}
     for backward in (False, True):
         samples = []
-        for _ in range(repeats if impl in ("softras", "nmr") else REFERENCE_REPEATS):
+        for _ in range(repeats if compiled else REFERENCE_REPEATS):
             start = time.perf_counter()
             run(backward)
             samples.append(time.perf_counter() - start)
@@ -221,7 +279,7 @@ def _rss_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default="abc", help="subset of a, b, c")
-    parser.add_argument("--renderers", default="softras,nmr", help="comma-separated subset of softras, nmr")
+    parser.add_argument("--renderers", default="softras,nmr,opendr", help="comma-separated subset of softras, nmr, opendr")
     parser.add_argument("--repeats", type=int, default=20, help="timed repetitions of the compiled renderer")
     parser.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -260,8 +318,8 @@ def main() -> None:
     print(f"\nx = reference time / compiled time per image (each renderer against its own reference); medians of "
           f"{args.repeats} (compiled) and {REFERENCE_REPEATS} (reference) runs.")
     print("pairs/img: (pixel, face) pairs evaluated per image; softras visits only pixels inside each face's")
-    print("bounding box grown by sqrt(sigma log(1/dist_eps - 1)), nmr those inside each face's bounding box at the")
-    print("supersampled size, the dense references all pixels x all faces.")
+    print("bounding box grown by sqrt(sigma log(1/dist_eps - 1)), nmr and opendr those inside each face's bounding box")
+    print("(nmr at the supersampled size), the dense references all pixels x all faces.")
 
 
 if __name__ == "__main__":

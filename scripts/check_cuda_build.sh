@@ -20,7 +20,8 @@ RENDERERS_CUDA=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} .venv/bin/pyt
   --build-temp "$scratch/tmp" --build-lib "$scratch/lib" > "$scratch/log" 2>&1 || { cat "$scratch/log"; exit 1; }
 so=$(find "$scratch/lib" -name '_C*.so' | head -1)
 nm -D "$so" > "$scratch/symbols"  # (grep -q on a pipe could SIGPIPE nm under pipefail)
-for symbol in soft_rasterize_forward_cuda rasterize_forward_cuda kato_backward_cuda gather_faces_backward_cuda; do
+for symbol in soft_rasterize_forward_cuda rasterize_forward_cuda kato_backward_cuda gather_faces_backward_cuda \
+    opendr_forward_cuda opendr_backward_cuda; do
   grep -q "$symbol" "$scratch/symbols" || { echo "[cuda-build] CUDA symbol $symbol missing in $so"; exit 1; }
 done
 echo "[cuda-build] ok: $(basename "$so") links the CUDA kernels"

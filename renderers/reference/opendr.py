@@ -30,6 +30,7 @@ __all__ = [
     "boundary_lines_reference",
     "line_pixels_reference",
     "opendr_maps_reference",
+    "overdraw_reference",
     "image_gradient_reference",
     "opendr_vertex_gradient_reference",
     "opendr_rasterize_reference",
@@ -138,31 +139,30 @@ def _visible(q: float, zface: int, zdepth: float, face_vertices: np.ndarray, siz
 
 
 @torch.no_grad()
-def opendr_maps_reference(
+def overdraw_reference(
     face_vertices: torch.Tensor,
-    image_size: int,
+    face_index: torch.Tensor,
+    weights: torch.Tensor,
+    depth: torch.Tensor,
     edges: torch.Tensor | None = None,
-    overdraw: bool = True,
     near: float = 0.1,
     far: float = 100.0,
     double_sided: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``face_index (B, S, S)`` int64, ``weights (B, S, S, 3)``, ``depth (B, S, S)``, ``mask (B, S, S)`` bool."""
-    size = image_size
-    index, weights, depth = rasterize_maps_reference(face_vertices, size, near, far, double_sided)
-    mask = torch.zeros_like(index, dtype=torch.bool)
-    if not overdraw:
-        return index, weights, depth, mask
+    """The boundary overdraw on z-buffer maps ``face_index (B, S, S)``, ``weights (B, S, S, 3)``,
+    ``depth (B, S, S)`` of ``face_vertices (B, F, 3, 3)``: the overdrawn maps and ``mask (B, S, S)``."""
     batch, num_faces = face_vertices.shape[:2]
+    size = face_index.shape[-1]
     if edges is None:
         edges = soup_edge_table(num_faces)
     table = edges.cpu().numpy()
     fv_all = face_vertices.detach().cpu().double().numpy()
     drawable_all = _drawable(face_vertices.detach().cpu().double(), double_sided).numpy()
-    index, weights, depth = index.clone(), weights.clone(), depth.clone()
+    index, weights, depth = face_index.clone(), weights.clone(), depth.clone()
+    mask = torch.zeros_like(index, dtype=torch.bool)
     for b in range(batch):
         fv, records = fv_all[b], table[b] if table.ndim == 3 else table
-        zindex, zdepth = index[b].numpy().copy(), depth[b].numpy().copy()
+        zindex, zdepth = index[b].numpy().copy(), depth[b].double().numpy().copy()
         best: dict[tuple[int, int], tuple[float, int, float]] = {}  # pixel -> (q, line, t)
         lines = boundary_lines_reference(fv, records, drawable_all[b], size)
         for k, line in enumerate(lines):
@@ -188,6 +188,23 @@ def opendr_maps_reference(
             depth[b, row, col] = 1.0 / q
             mask[b, row, col] = True
     return index, weights, depth, mask
+
+
+@torch.no_grad()
+def opendr_maps_reference(
+    face_vertices: torch.Tensor,
+    image_size: int,
+    edges: torch.Tensor | None = None,
+    overdraw: bool = True,
+    near: float = 0.1,
+    far: float = 100.0,
+    double_sided: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``face_index (B, S, S)`` int64, ``weights (B, S, S, 3)``, ``depth (B, S, S)``, ``mask (B, S, S)`` bool."""
+    index, weights, depth = rasterize_maps_reference(face_vertices, image_size, near, far, double_sided)
+    if not overdraw:
+        return index, weights, depth, torch.zeros_like(index, dtype=torch.bool)
+    return overdraw_reference(face_vertices, index, weights, depth, edges, near, far, double_sided)
 
 
 def image_gradient_reference(image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,8 +16,6 @@ EXPERIMENTS = ["quickstart", "softras_shapenet", "softras_color_shapenet", "nmr_
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_composes_and_instantiates(experiment, tmp_path):
-    if experiment.startswith("nmr") and "nmr" not in renderers.available():
-        pytest.skip("the NMR renderer is not built into this checkout")
     cfg = compose("train", [f"experiment={experiment}", "logger=csv", f"paths.output_dir={tmp_path}"])
     assert instantiate(cfg.data).batch_size == cfg.data.batch_size
     model = instantiate(cfg.model, category_names=["a", "b"])
@@ -31,7 +29,7 @@ def test_experiment_composes_and_instantiates(experiment, tmp_path):
                                           ("trainer", "ddp_cpu"), ("trainer", "ddp_spawn"), ("logger", "wandb"),
                                           ("logger", "csv"), ("logger", "none"), ("model", "softras_color"),
                                           ("model", "nmr"), ("model/encoder", "resnet18"),
-                                          ("model/encoder", "resnet34"), ("renderer", "nmr"),
+                                          ("model/encoder", "resnet34"), ("renderer", "nmr"), ("renderer", "opendr"),
                                           ("hparams_search", "softras_optuna"), ("hydra/launcher", "local_parallel"),
                                           ("hydra/launcher", "slurm")])
 def test_config_groups_compose(group, option, tmp_path):
@@ -99,9 +97,16 @@ def test_eval_reports_a_missing_checkpoint(tmp_path):
         evaluate(cfg)
 
 
-def test_training_runs_with_the_nmr_renderer(tiny_data, tmp_path):
-    if "nmr" not in renderers.available():
-        pytest.skip("the NMR renderer is not built into this checkout")
+@pytest.mark.parametrize("name", [n for n in renderers.available() if n != "softras"])  # softras: the default
+def test_training_runs_with_each_renderer(name, tiny_data, tmp_path):
+    """`renderer=<name>` trains: every renderer has a config in configs/renderer and fits the module."""
+    metrics, objects = train(compose("train", [*tiny_overrides(tiny_data, tmp_path), f"renderer={name}",
+                                              "trainer.max_steps=2", "test=false"]))
+    assert objects["model"].renderer.name == name and objects["trainer"].global_step == 2
+    assert 0.0 <= metrics["val/iou/mean"] <= 1.0
+
+
+def test_training_with_the_nmr_recipe_model(tiny_data, tmp_path):
     metrics, objects = train(compose("train", [*tiny_overrides(tiny_data, tmp_path), "renderer=nmr", "model=nmr",
                                               "trainer.max_steps=2", "test=false"]))
     assert objects["model"].renderer.name == "nmr" and objects["trainer"].global_step == 2

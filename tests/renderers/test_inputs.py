@@ -1,4 +1,5 @@
-"""Bad input raises a clear error naming the problem; nothing crashes."""
+"""Bad input raises a clear error naming the problem; nothing crashes. Every registered renderer
+goes through the shared checks (the ``renderer`` fixture iterates over ``renderers.available()``)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ def scene():
     return vertices, faces, eye
 
 
-@pytest.fixture
-def renderer():
-    return renderers.create("softras", image_size=16, sigma=1e-4)
+@pytest.fixture(params=renderers.available())
+def renderer(request):
+    return renderers.create(request.param, image_size=16)
 
 
 def test_valid_input_renders(renderer, scene):

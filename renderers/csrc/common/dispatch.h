@@ -66,6 +66,14 @@ inline void check_images(const at::Tensor& image, const at::Tensor& grad_image, 
   }
 }
 
+// An uninitialised buffer of n objects of a trivial type O (at least one) on like's device,
+// owned by holder; for per-call scratch that every kernel writes before reading.
+template <typename O>
+O* scratch_buffer(at::Tensor& holder, const at::Tensor& like, int64_t n) {
+  holder = at::empty({int64_t(sizeof(O)) * (n > 0 ? n : 1)}, like.options().dtype(at::kByte));
+  return reinterpret_cast<O*>(holder.data_ptr<uint8_t>());
+}
+
 [[noreturn]] inline void fail_no_cuda(const char* op) {
   TORCH_CHECK(false, "renderers: ", op,
               " got CUDA tensors but this build of the renderers extension has no CUDA support; "

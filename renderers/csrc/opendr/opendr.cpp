@@ -16,17 +16,14 @@ int64_t check_edges(const at::Tensor& edges, const at::Tensor& face_vertices) {
   RENDERERS_CHECK((edges.dim() == 2 || (edges.dim() == 3 && edges.size(0) == batch)) && edges.size(-1) == 6,
                   "edges must have shape (E, 6) or (B, E, 6) with B = ", batch, ", got ", edges.sizes());
   RENDERERS_CHECK(edges.size(-2) < (int64_t(1) << 30), "at most 2^30 edges per mesh are supported");
-  if (edges.numel() > 0) {
-    const at::Tensor rows = edges.reshape({-1, 6}).to(at::kLong);
-    const at::Tensor fa = rows.select(1, 0), fb = rows.select(1, 3);
-    const at::Tensor sa0 = rows.select(1, 1), sa1 = rows.select(1, 2), sb0 = rows.select(1, 4), sb1 = rows.select(1, 5);
-    const at::Tensor used = fa >= 0;
-    const at::Tensor slots_a_ok = (sa0 >= 0) & (sa0 <= 2) & (sa1 >= 0) & (sa1 <= 2) & (sa0 != sa1);
-    const at::Tensor slots_b_ok = (sb0 >= 0) & (sb0 <= 2) & (sb1 >= 0) & (sb1 <= 2) & (sb0 != sb1);
-    const at::Tensor bad = (fa < -1) | (fa >= num_faces) | (fb < -1) | (fb >= num_faces) |
-                           (used & ~slots_a_ok) | (used & (fb >= 0) & ~slots_b_ok);
-    RENDERERS_CHECK(!bad.any().item<bool>(),
-                    "edges contain invalid rows: face ids must be in [-1, ", num_faces - 1,
+  // Every row checked on the host (a copy for CUDA tables: one transfer, like a reduction's).
+  const at::Tensor rows = edges.to(at::kCPU).contiguous();
+  const int32_t* r = rows.data_ptr<int32_t>();
+  const auto slots_ok = [](int32_t s0, int32_t s1) { return s0 >= 0 && s0 <= 2 && s1 >= 0 && s1 <= 2 && s0 != s1; };
+  for (int64_t i = 0; i < rows.numel() / 6; ++i, r += 6) {
+    const bool ok = r[0] >= -1 && r[0] < num_faces && r[3] >= -1 && r[3] < num_faces &&
+                    (r[0] < 0 || (slots_ok(r[1], r[2]) && (r[3] < 0 || slots_ok(r[4], r[5]))));
+    RENDERERS_CHECK(ok, "edges contain invalid rows (row ", i, "): face ids must be in [-1, ", num_faces - 1,
                     "] and the corner slots of every used face distinct values in [0, 2]");
   }
   return edges.dim() == 3 ? edges.size(1) * 6 : 0;
@@ -44,7 +41,7 @@ std::vector<at::Tensor> opendr_forward(const at::Tensor& face_vertices_in, const
   const at::Tensor edges = edges_in.contiguous();
   std::vector<at::Tensor> out = allocate_rasterize_outputs(face_vertices, params);
   const int64_t batch = face_vertices.size(0), size = params.image_size;
-  out.push_back(at::zeros({batch, size, size}, face_vertices.options().dtype(at::kByte)));
+  out.push_back(at::empty({batch, size, size}, face_vertices.options().dtype(at::kByte)));  // mask, all written
   if (batch == 0) return out;
   if (params.emulate_cuda) {
     RENDERERS_CHECK(face_vertices.device().is_cpu(), "emulate_cuda runs on CPU tensors only");

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "../common/dispatch.h"
 #include "opendr.h"
 #include "opendr_kernel.h"
 
@@ -60,6 +61,21 @@ OpenDRBackwardArgs<T> opendr_backward_args(const at::Tensor& face_vertices, cons
                                texture_size > 0 ? grad_textures.data_ptr<T>() : nullptr,
                                face_vertices.size(0),
                                make_hard_params<T>(params, int(face_vertices.size(1)), texture_size)};
+}
+
+// The forward's launch sequence with its scratch buffers allocated on face_vertices' device.
+template <typename T, class Launcher>
+void opendr_forward_with_scratch(const Launcher& launch, const at::Tensor& face_vertices, const at::Tensor& textures,
+                                 const at::Tensor& edges, const OpenDRKernelParams<T>& p, at::Tensor& image,
+                                 at::Tensor& face_index, at::Tensor& weights, at::Tensor& depth, at::Tensor& mask) {
+  const int64_t batch = face_vertices.size(0);
+  at::Tensor setups, lines, counts;
+  opendr_forward_launch(
+      launch, opendr_forward_args(face_vertices, textures, edges, p,
+                                  scratch_buffer<HardFace<T>>(setups, face_vertices, batch * p.hard.num_faces),
+                                  scratch_buffer<EdgeLine<T>>(lines, face_vertices, p.overdraw ? batch * p.num_edges : 0),
+                                  scratch_buffer<int32_t>(counts, face_vertices, batch), image, face_index, weights,
+                                  depth, mask));
 }
 
 // The backward's scratch: (B, 2, S, S) like face_vertices.

@@ -15,6 +15,7 @@
 
 #include "../common/launch.h"
 #include "../rasterize/zbuffer_cpu.h"
+#include "../common/dispatch.h"
 #include "opendr_args.h"
 
 namespace renderers {
@@ -29,21 +30,24 @@ void forward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, c
   const int64_t batch = face_vertices.size(0);
   const int size = hard.size, num_faces = hard.num_faces;
   const int64_t plane = int64_t(size) * size;
-  std::vector<HardFace<T>> setups = setup_hard_faces_cpu(face_vertices.data_ptr<T>(), batch * num_faces, hard);
-  std::vector<EdgeLine<T>> lines(p.overdraw ? size_t(batch) * p.num_edges : 0);
-  std::vector<int32_t> counts(size_t(batch), 0);
-  const OpenDRForwardArgs<T> a = opendr_forward_args(face_vertices, textures, edges, p, setups.data(), lines.data(),
-                                              counts.data(), image, face_index, weights, depth, mask);
+  at::Tensor setups_holder, lines_holder, counts_holder;
+  HardFace<T>* setups = scratch_buffer<HardFace<T>>(setups_holder, face_vertices, batch * num_faces);
+  EdgeLine<T>* lines = scratch_buffer<EdgeLine<T>>(lines_holder, face_vertices, p.overdraw ? batch * p.num_edges : 0);
+  int32_t* counts = scratch_buffer<int32_t>(counts_holder, face_vertices, batch);
+  setup_hard_faces_cpu(face_vertices.data_ptr<T>(), batch * num_faces, hard, setups);
+  const OpenDRForwardArgs<T> a = opendr_forward_args(face_vertices, textures, edges, p, setups, lines, counts, image,
+                                                     face_index, weights, depth, mask);
   if (p.overdraw) ParallelCpuLauncher{}(batch, CollectEdgesKernel<T>{a});
-  zbuffer_bands(setups.data(), batch, hard, [&](const ZBand<T>& band) {
+  zbuffer_bands(setups, batch, hard, [&](const ZBand<T>& band) {
     const int64_t b = band.image;
     const int rows = band.row_end - band.row_begin;
-    const HardFace<T>* faces = setups.data() + b * num_faces;
+    const HardFace<T>* faces = setups + b * num_faces;
     // The nearest visible line point of each pixel of the band: edge (-1: none), t and q.
     std::vector<int> line_of(size_t(rows) * size, -1);
     std::vector<T> line_t(size_t(rows) * size), line_q(size_t(rows) * size);
-    const EdgeLine<T>* image_lines = lines.data() + b * p.num_edges;
-    for (int k = 0; k < counts[b]; ++k) {
+    const EdgeLine<T>* image_lines = lines + b * p.num_edges;
+    const int count = p.overdraw ? counts[b] : 0;  // (counts is only written when drawing the overdraw)
+    for (int k = 0; k < count; ++k) {
       const EdgeLine<T>& line = image_lines[k];
       int m0 = line.first, m1 = line.last;
       if (!line.x_major) {
@@ -99,11 +103,8 @@ void forward_emulated_impl(const at::Tensor& face_vertices, const at::Tensor& te
                            at::Tensor& face_index, at::Tensor& weights, at::Tensor& depth, at::Tensor& mask) {
   const OpenDRKernelParams<T> p = opendr_kernel_params<T>(face_vertices, textures, edges, edge_batch_stride, params);
   const int64_t batch = face_vertices.size(0);
-  std::vector<HardFace<T>> setups(size_t(batch) * p.hard.num_faces);
-  std::vector<EdgeLine<T>> lines(size_t(batch) * p.num_edges);
-  std::vector<int32_t> counts(size_t(batch), 0);
-  opendr_forward_launch(SerialLauncher{}, opendr_forward_args(face_vertices, textures, edges, p, setups.data(), lines.data(),
-                                                       counts.data(), image, face_index, weights, depth, mask));
+  opendr_forward_with_scratch(SerialLauncher{}, face_vertices, textures, edges, p, image, face_index, weights, depth,
+                              mask);
 }
 
 }  // namespace

@@ -32,11 +32,12 @@ at::Tensor rasterize_textures_or_empty(const at::Tensor& textures, const Rasteri
 }
 
 std::vector<at::Tensor> allocate_rasterize_outputs(const at::Tensor& face_vertices, const RasterizeParams& params) {
+  // Uninitialised: every forward (CPU and CUDA) writes every value of every pixel.
   const int64_t batch = face_vertices.size(0), size = params.image_size;
-  return {at::zeros({batch, 4, size, size}, face_vertices.options()),
-          at::full({batch, size, size}, -1, face_vertices.options().dtype(at::kInt)),
-          at::zeros({batch, size, size, 3}, face_vertices.options()),
-          at::full({batch, size, size}, params.far, face_vertices.options())};
+  return {at::empty({batch, 4, size, size}, face_vertices.options()),
+          at::empty({batch, size, size}, face_vertices.options().dtype(at::kInt)),
+          at::empty({batch, size, size, 3}, face_vertices.options()),
+          at::empty({batch, size, size}, face_vertices.options())};
 }
 
 void check_face_index(const at::Tensor& face_index, const at::Tensor& face_vertices, int64_t batch, int64_t size) {

@@ -2,6 +2,7 @@
 // the band is shaded once. All cores, deterministic.
 #include <cstdint>
 
+#include "../common/dispatch.h"
 #include "rasterize.h"
 #include "rasterize_kernel.h"
 #include "zbuffer_cpu.h"
@@ -23,13 +24,15 @@ void forward_impl(const at::Tensor& face_vertices, const at::Tensor& textures, c
   int32_t* index_ptr = face_index.data_ptr<int32_t>();
   T* weights_ptr = weights.data_ptr<T>();
   T* depth_ptr = depth.data_ptr<T>();
-  const std::vector<HardFace<T>> setups = setup_hard_faces_cpu(face_vertices.data_ptr<T>(), batch * num_faces, p);
-  zbuffer_bands(setups.data(), batch, p, [&](const ZBand<T>& band) {
+  at::Tensor holder;
+  HardFace<T>* setups = scratch_buffer<HardFace<T>>(holder, face_vertices, batch * num_faces);
+  setup_hard_faces_cpu(face_vertices.data_ptr<T>(), batch * num_faces, p, setups);
+  zbuffer_bands(setups, batch, p, [&](const ZBand<T>& band) {
     const int64_t b = band.image;
     const T* image_textures = textures_ptr ? textures_ptr + b * num_faces * texture_size * 3 : nullptr;
     for (int r = band.row_begin; r < band.row_end; ++r)
       for (int c = 0; c < size; ++c)
-        write_hard_pixel(setups.data() + b * num_faces, image_textures, p, r, c,
+        write_hard_pixel(setups + b * num_faces, image_textures, p, r, c,
                          band.best[int64_t(r - band.row_begin) * size + c], image_ptr + b * 4 * plane,
                          index_ptr + b * plane, weights_ptr + b * 3 * plane, depth_ptr + b * plane);
   });

@@ -1,6 +1,7 @@
 // Hard rasterization on CUDA: launch code only. The per-thread kernels are in
 // rasterize_kernel.h (one thread per face for the set-up, one per pixel over all faces in
 // order, the same comparisons as the CPU's face-major z-buffer).
+#include "../common/dispatch.h"
 #include "../common/launch_cuda.cuh"
 #include "rasterize.h"
 #include "rasterize_kernel.h"
@@ -17,9 +18,8 @@ void rasterize_forward_cuda(const at::Tensor& face_vertices, const at::Tensor& t
   const CudaLauncher launch;
   AT_DISPATCH_FLOATING_TYPES(face_vertices.scalar_type(), "rasterize_forward_cuda", [&] {
     const auto p = make_hard_params<scalar_t>(params, num_faces, texture_size);
-    at::Tensor setups = at::empty({int64_t(sizeof(HardFace<scalar_t>)) * (count > 0 ? count : 1)},
-                                  face_vertices.options().dtype(at::kByte));
-    auto* setups_ptr = reinterpret_cast<HardFace<scalar_t>*>(setups.data_ptr<uint8_t>());
+    at::Tensor holder;
+    auto* setups_ptr = scratch_buffer<HardFace<scalar_t>>(holder, face_vertices, count);
     launch(count, HardSetupKernel<scalar_t>{face_vertices.data_ptr<scalar_t>(), setups_ptr, p});
     launch(batch * int64_t(p.size) * p.size,
            HardForwardPixelKernel<scalar_t>{setups_ptr, texture_size > 0 ? textures.data_ptr<scalar_t>() : nullptr,

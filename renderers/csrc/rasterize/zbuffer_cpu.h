@@ -17,14 +17,12 @@
 
 namespace renderers {
 
-// Set-up of all B * F faces (face_vertices (B * F, 9)), in parallel.
+// Set-up of all B * F faces (face_vertices (B * F, 9)) into setups, in parallel.
 template <typename T>
-std::vector<HardFace<T>> setup_hard_faces_cpu(const T* faces, int64_t count, const HardKernelParams<T>& p) {
-  std::vector<HardFace<T>> setups(size_t(count > 0 ? count : 0));
+void setup_hard_faces_cpu(const T* faces, int64_t count, const HardKernelParams<T>& p, HardFace<T>* setups) {
   at::parallel_for(0, count, 2048, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) setups[i] = setup_hard_face(faces + 9 * i, p);
   });
-  return setups;
 }
 
 // One band's z-buffer: for row r in [row_begin, row_end) and column c, best[(r - row_begin) * S + c]
