@@ -37,20 +37,16 @@ import dataclasses
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
 from ._ext import check_device, extension
-from .base import Mesh, RenderOptions, Renderer
+from .base import Mesh, Renderer
 from .registry import register
+from .zbuffer import ZBufferOptions, face_color_input, raster_params, render_supersampled
 
-__all__ = ["NMROptions", "NMRRenderer", "RasterMaps", "hard_rasterize", "rasterize_maps", "TEXTURE_TYPES"]
-
-#: kernel texture codes, as in renderers/csrc/rasterize/rasterize.h
-TEXTURE_TYPES = {"surface": 0, "vertex": 1, "volume": 2, None: 3}
-
+__all__ = ["NMROptions", "NMRRenderer", "RasterMaps", "hard_rasterize", "rasterize_maps"]
 
 @dataclasses.dataclass
-class NMROptions(RenderOptions):
+class NMROptions(ZBufferOptions):
     """NMR options with the reference defaults.
 
     near, far: depth range of drawn surface points.
@@ -59,41 +55,13 @@ class NMROptions(RenderOptions):
     double_sided: render back faces too.
     """
 
-    near: float = 0.1
-    far: float = 100.0
     eps: float = 1e-3
     anti_aliasing: bool = True
-    double_sided: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not float(self.near) < float(self.far):
-            raise ValueError(f"near must be smaller than far, got near={self.near!r}, far={self.far!r}")
         if not float(self.eps) > 0.0:
             raise ValueError(f"eps must be positive, got {self.eps!r}")
-
-
-def kernel_params(
-    image_size: int,
-    near: float = 0.1,
-    far: float = 100.0,
-    eps: float = 1e-3,
-    double_sided: bool = True,
-    kind: str | None = None,
-    background=(0.0, 0.0, 0.0),
-):
-    """The compiled kernels' parameter struct (``image_size`` is the rasterization size)."""
-    if kind not in TEXTURE_TYPES:
-        raise ValueError(f"unknown texture kind {kind!r}; expected one of 'surface', 'vertex', 'volume' or None")
-    params = extension().RasterizeParams()
-    params.image_size = int(image_size)
-    params.near = float(near)
-    params.far = float(far)
-    params.eps = float(eps)
-    params.texture_type = TEXTURE_TYPES[kind]
-    params.double_sided = bool(double_sided)
-    params.background = [float(c) for c in background]
-    return params
 
 
 class _HardRasterize(torch.autograd.Function):
@@ -133,13 +101,9 @@ def hard_rasterize(
         ("vertex") or ``(B, F, N**3, 3)`` ("volume").
     Returns ``(B, 4, S, S)`` RGBA.
     """
-    check_device(face_vertices, "face_vertices")
-    if face_colors is None:
-        kind, face_colors = None, face_vertices.new_empty(0)
-    elif face_colors.device != face_vertices.device:
-        raise ValueError(f"face colours are on {face_colors.device} but face vertices on {face_vertices.device}")
-    params = kernel_params(image_size, near, far, eps, double_sided, kind, background)
-    return _HardRasterize.apply(face_vertices.contiguous(), face_colors.contiguous(), params)
+    textures, kind = face_color_input(face_vertices, face_colors, kind)
+    params = raster_params(image_size, kind, near, far, double_sided, background, eps)
+    return _HardRasterize.apply(face_vertices.contiguous(), textures, params)
 
 
 class RasterMaps(NamedTuple):
@@ -170,7 +134,7 @@ def rasterize_maps(
     ``gather_face_vertices(project(vertices, eye, angle), faces)``). Not differentiable.
     """
     check_device(face_vertices, "face_vertices")
-    params = kernel_params(image_size, near, far, 1e-3, double_sided, None)
+    params = raster_params(image_size, None, near, far, double_sided)
     _, face_index, weights, depth = extension().rasterize_forward(
         face_vertices.contiguous(), face_vertices.new_empty(0), params
     )
@@ -188,16 +152,18 @@ class NMRRenderer(Renderer):
         self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str, mesh: Mesh | None = None
     ) -> torch.Tensor:
         opts = self.options
-        scale = 2 if opts.anti_aliasing else 1
-        image = hard_rasterize(
-            face_vertices,
-            face_colors,
-            opts.image_size * scale,
-            kind,
-            near=opts.near,
-            far=opts.far,
-            eps=opts.eps,
-            double_sided=opts.double_sided,
-            background=opts.background,
+        return render_supersampled(
+            lambda size: hard_rasterize(
+                face_vertices,
+                face_colors,
+                size,
+                kind,
+                near=opts.near,
+                far=opts.far,
+                eps=opts.eps,
+                double_sided=opts.double_sided,
+                background=opts.background,
+            ),
+            opts.image_size,
+            opts.anti_aliasing,
         )
-        return F.avg_pool2d(image, 2) if scale == 2 else image

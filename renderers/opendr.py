@@ -42,7 +42,11 @@ Choices where OpenDR's code is silent or that differ from it, made once here:
   first and last columns; here the border pixels get the one-sided difference in both modes.
 * A pixel of M whose two neighbours along an axis are also in M falls back to the undivided
   difference, as OpenDR's NaN replacement does.
-* Non-manifold edges (three faces or more) are boundary edges of each of their faces.
+* Non-manifold edges (three faces or more) are boundary edges of each of their faces, and border
+  edges always are (OpenDR's edge table stores -1 for the missing face, which numpy reads as the
+  mesh's last face).
+* Facing uses the view ray to the face (OpenDR's earlier test and REFERENCE's); OpenDR's latest
+  code compares the signs of the camera-space normals' z, an orthographic approximation.
 * ``anti_aliasing=True`` (OpenDR has none) rasterizes at twice the size, computes the gradient
   there and averages 2x2 blocks, as the NMR renderer does.
 """
@@ -53,19 +57,18 @@ import dataclasses
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
 from ._ext import check_device, extension
-from .base import Mesh, RenderOptions, Renderer
-from .nmr import TEXTURE_TYPES
+from .base import Mesh, Renderer
 from .registry import register
 from .topology import soup_edge_table
+from .zbuffer import ZBufferOptions, face_color_input, raster_params, render_supersampled
 
 __all__ = ["OpenDROptions", "OpenDRRenderer", "OpenDRMaps", "opendr_rasterize", "opendr_maps"]
 
 
 @dataclasses.dataclass
-class OpenDROptions(RenderOptions):
+class OpenDROptions(ZBufferOptions):
     """OpenDR options.
 
     overdraw: OpenDR's boundary mode (the mask M, overdrawn, with its own differences).
@@ -75,15 +78,7 @@ class OpenDROptions(RenderOptions):
     """
 
     overdraw: bool = True
-    near: float = 0.1
-    far: float = 100.0
-    double_sided: bool = True
     anti_aliasing: bool = False
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not float(self.near) < float(self.far):
-            raise ValueError(f"near must be smaller than far, got near={self.near!r}, far={self.far!r}")
 
 
 def kernel_params(
@@ -97,15 +92,7 @@ def kernel_params(
     emulate_cuda: bool = False,
 ):
     """The compiled kernels' parameter struct (``image_size`` is the rasterization size)."""
-    if kind not in TEXTURE_TYPES:
-        raise ValueError(f"unknown texture kind {kind!r}; expected one of 'surface', 'vertex', 'volume' or None")
-    params = extension().OpenDRParams()
-    params.image_size = int(image_size)
-    params.near = float(near)
-    params.far = float(far)
-    params.texture_type = TEXTURE_TYPES[kind]
-    params.double_sided = bool(double_sided)
-    params.background = [float(c) for c in background]
+    params = raster_params(image_size, kind, near, far, double_sided, background, params=extension().OpenDRParams())
     params.overdraw = bool(overdraw)
     params.emulate_cuda = bool(emulate_cuda)
     return params
@@ -163,15 +150,9 @@ def opendr_rasterize(
     emulate_cuda: run the CUDA launch sequence serially on CPU tensors (for tests).
     Returns ``(B, 4, S, S)`` RGBA.
     """
-    check_device(face_vertices, "face_vertices")
-    if face_colors is None:
-        kind, face_colors = None, face_vertices.new_empty(0)
-    elif face_colors.device != face_vertices.device:
-        raise ValueError(f"face colours are on {face_colors.device} but face vertices on {face_vertices.device}")
+    textures, kind = face_color_input(face_vertices, face_colors, kind)
     params = kernel_params(image_size, kind, overdraw, near, far, double_sided, background, emulate_cuda)
-    return _OpenDRRasterize.apply(
-        face_vertices.contiguous(), face_colors.contiguous(), _edges_for(face_vertices, edges), params
-    )
+    return _OpenDRRasterize.apply(face_vertices.contiguous(), textures, _edges_for(face_vertices, edges), params)
 
 
 class OpenDRMaps(NamedTuple):
@@ -221,17 +202,20 @@ class OpenDRRenderer(Renderer):
         self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str, mesh: Mesh | None = None
     ) -> torch.Tensor:
         opts = self.options
-        scale = 2 if opts.anti_aliasing else 1
-        image = opendr_rasterize(
-            face_vertices,
-            face_colors,
-            opts.image_size * scale,
-            kind,
-            edges=None if mesh is None else mesh.edges,
-            overdraw=opts.overdraw,
-            near=opts.near,
-            far=opts.far,
-            double_sided=opts.double_sided,
-            background=opts.background,
+        edges = None if mesh is None else mesh.edges
+        return render_supersampled(
+            lambda size: opendr_rasterize(
+                face_vertices,
+                face_colors,
+                size,
+                kind,
+                edges=edges,
+                overdraw=opts.overdraw,
+                near=opts.near,
+                far=opts.far,
+                double_sided=opts.double_sided,
+                background=opts.background,
+            ),
+            opts.image_size,
+            opts.anti_aliasing,
         )
-        return F.avg_pool2d(image, 2) if scale == 2 else image

@@ -95,6 +95,16 @@ def nmr_pairs(face_screen: torch.Tensor, size: int) -> float:
     return float((width * height).sum() / face_screen.shape[0])
 
 
+def centre_slice(size: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel centres ``px, py (count,)`` of the ``count`` pixels around the middle of an S x S image
+    (row-major), where the meshes are: the slice the dense references are timed on."""
+    from renderers.reference.nmr import pixel_centres
+
+    px, py = pixel_centres(size, torch.float32, torch.device("cpu"))
+    start = max(0, (size * size - count) // 2)
+    return px[start : start + count], py[start : start + count]
+
+
 def _median(samples: list[float]) -> float:
     samples = sorted(samples)
     return samples[len(samples) // 2]
@@ -106,7 +116,7 @@ def nmr_reference_worker(key: str) -> dict:
     from renderers.camera import project
     from renderers.lighting import gather_face_vertices
     from renderers.nmr import hard_rasterize, rasterize_maps
-    from renderers.reference.nmr import kato_gradient_reference, pixel_centres, zbuffer_pixels
+    from renderers.reference.nmr import kato_gradient_reference, zbuffer_pixels
 
     workload = WORKLOADS[key]
     vertices, faces, eye, _ = build_scene(workload, 1)
@@ -114,9 +124,7 @@ def nmr_reference_worker(key: str) -> dict:
     face_screen = gather_face_vertices(project(vertices, eye, 15.0), faces[None])
     pixels, num_faces = size * size, faces.shape[0]
     ref_pixels, ref_faces = min(workload["nmr_ref_pixels"], pixels), workload["nmr_ref_faces"]
-    px, py = pixel_centres(size, face_screen.dtype, face_screen.device)
-    start = max(0, (pixels - ref_pixels) // 2)
-    px, py = px[start : start + ref_pixels], py[start : start + ref_pixels]
+    px, py = centre_slice(size, ref_pixels)
     image = hard_rasterize(face_screen, None, size)
     index = rasterize_maps(face_screen, size).face_index.int()
     upstream = torch.randn(image.shape, generator=torch.Generator().manual_seed(1))
@@ -144,7 +152,7 @@ def opendr_reference_worker(key: str) -> dict:
     from renderers.camera import project
     from renderers.lighting import directional_light, gather_face_vertices, vertex_normals
     from renderers.nmr import rasterize_maps
-    from renderers.reference.nmr import _sample, pixel_centres, zbuffer_pixels
+    from renderers.reference.nmr import _sample, zbuffer_pixels
     from renderers.reference.opendr import opendr_vertex_gradient_reference, overdraw_reference
     from renderers.topology import edge_table
 
@@ -155,9 +163,7 @@ def opendr_reference_worker(key: str) -> dict:
     edges = edge_table(faces)
     pixels = size * size
     ref_pixels = min(workload["opendr_ref_pixels"], pixels)
-    px, py = pixel_centres(size, face_screen.dtype, face_screen.device)
-    start = max(0, (pixels - ref_pixels) // 2)
-    px, py = px[start : start + ref_pixels], py[start : start + ref_pixels]
+    px, py = centre_slice(size, ref_pixels)
     zmaps = rasterize_maps(face_screen, size)  # the overdraw's input (its time is the scaled slice's)
     lit = None
     if workload["colour"]:

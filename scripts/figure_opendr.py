@@ -35,18 +35,14 @@ def _luminance(image: torch.Tensor) -> torch.Tensor:
 
 def scene(size: int):
     """Screen-space faces (1, F, 3, 3), vertex colours per corner (1, F, 3, 3), the edge table."""
-    import trimesh
-
     import renderers
     from renderers.gather import gather_faces, project_faces
+    from renderers.scenes import bumpy_sphere
 
     parts, colours = [], []
-    for radius, offset, seed in ((0.3, (0.12, 0.05, -0.4), 2), (0.3, (-0.25, -0.08, 0.4), 3)):
-        mesh = trimesh.creation.icosphere(subdivisions=3, radius=radius)
-        gen = torch.Generator().manual_seed(seed)
-        v = torch.tensor(mesh.vertices) * (1 + 0.12 * (torch.rand(len(mesh.vertices), 1, generator=gen,
-                                                                    dtype=torch.float64) - 0.5))
-        parts.append((v + torch.tensor(offset, dtype=torch.float64), torch.tensor(mesh.faces)))
+    for offset, seed in (((0.12, 0.05, -0.4), 2), ((-0.25, -0.08, 0.4), 3)):
+        v, f = bumpy_sphere(subdivisions=3, radius=0.3, seed=seed, bumps=0.12)
+        parts.append((v + torch.tensor(offset, dtype=torch.float64), f))
         colours.append(0.5 + 0.5 * torch.tanh(3 * v))
     vertices = torch.cat((parts[0][0], parts[1][0]))[None]
     faces = torch.cat((parts[0][1], parts[1][1] + len(parts[0][0])))
@@ -64,6 +60,7 @@ def figure_maps(out: Path, size: int = 48) -> None:
     from renderers.nmr import hard_rasterize
     from renderers.opendr import opendr_maps, opendr_rasterize
     from renderers.reference import image_gradient_reference
+    from renderers.scenes import box_filtered
 
     screen, colours, edges = scene(size)
     image = opendr_rasterize(screen, colours, size, "vertex", edges=edges)
@@ -75,8 +72,8 @@ def figure_maps(out: Path, size: int = 48) -> None:
     step = 0.25 * 2 / size
     shift = torch.tensor([step, 0.0, 0.0], dtype=torch.float64)
 
-    def supersampled(offset: torch.Tensor, factor: int = 16) -> torch.Tensor:
-        return F.avg_pool2d(hard_rasterize(screen + offset, colours, size * factor, "vertex"), factor)
+    def supersampled(offset: torch.Tensor) -> torch.Tensor:
+        return box_filtered(screen + offset, colours, size, "vertex")
 
     truth = (_luminance(supersampled(shift)) - _luminance(supersampled(-shift))) / (2 * step)
     plain = hard_rasterize(screen, None, size)[0, 3] > 0
@@ -164,21 +161,14 @@ def figure_reach(out: Path) -> dict[str, list[float]]:
 
 def truth_table(count: int = 12, size: int = 32) -> list[tuple[float, float, float, float]]:
     """(shift in pixels, min, median, max) of OpenDR / truth over random triangles and both axes."""
-    from renderers.nmr import hard_rasterize
     from renderers.opendr import opendr_rasterize
+    from renderers.scenes import box_filtered, random_triangles
 
-    gen = torch.Generator().manual_seed(0)
     ratios: dict[float, list[float]] = {}
-    for _ in range(count):
-        centre = (torch.rand(2, generator=gen, dtype=torch.float64) - 0.5) * 0.4
-        angles = torch.rand(1, generator=gen, dtype=torch.float64) * 6.28 + torch.tensor([0.0, 2.1, 4.2]) + (
-            torch.rand(3, generator=gen, dtype=torch.float64) - 0.5)
-        radii = 0.35 + 0.2 * torch.rand(3, generator=gen, dtype=torch.float64)
-        xy = torch.stack((centre[0] + radii * torch.cos(angles), centre[1] + radii * torch.sin(angles)), -1)
-        triangle = torch.cat((xy, torch.full((3, 1), 2.0, dtype=torch.float64)), -1)[None, None]
+    for triangle in random_triangles(count, seed=0):
 
         def box(t: torch.Tensor) -> torch.Tensor:
-            return F.avg_pool2d(hard_rasterize(t, None, size * 16), 16)[:, 3]
+            return box_filtered(t, None, size)[:, 3]
 
         for axis in (0, 1):
             for shift in (0.5, 1.0, 2.0, 3.0):

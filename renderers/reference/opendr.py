@@ -58,7 +58,9 @@ def _span(lo: float, hi: float, centres: np.ndarray) -> list[int]:
     return [i for i, c in enumerate(centres) if lo <= c <= hi]
 
 
-def boundary_lines_reference(face_vertices: np.ndarray, edges: np.ndarray, drawable: np.ndarray, size: int) -> list[dict]:
+def boundary_lines_reference(
+    face_vertices: np.ndarray, edges: np.ndarray, drawable: np.ndarray, size: int
+) -> list[dict]:
     """The boundary edges of one image, in edge order: ``face_vertices (F, 3, 3)`` float64,
     ``edges (E, 6)``, ``drawable (F,)`` bool. Each is a dict with the endpoints ``a``, ``b``, their
     inverse depths, the candidate faces and slots, the owner rule and the pixel lines drawn."""
@@ -126,7 +128,9 @@ def line_pixels_reference(line: dict, size: int) -> list[tuple[int, int, float, 
     return out
 
 
-def _visible(q: float, zface: int, zdepth: float, face_vertices: np.ndarray, size: int, near: float, far: float) -> bool:
+def _visible(
+    q: float, zface: int, zdepth: float, face_vertices: np.ndarray, size: int, near: float, far: float
+) -> bool:
     z = 1.0 / q
     if not near <= z <= far:
         return False

@@ -61,6 +61,28 @@ def random_textures(faces: torch.Tensor, kind: str, res: int = 2, seed: int = 1)
     return torch.rand(batch, num_faces, texels, 3, generator=gen, dtype=torch.float64).to(faces.dtype)
 
 
+def forward_backward(fn, faces, textures, upstream, kind, **options):
+    """``fn(faces, textures, S, kind, **options)`` (a screen-space rasterizer or its reference) and
+    its gradients for ``sum(image * upstream)``: ``(image, d faces, d textures or None)``."""
+    faces = faces.clone().requires_grad_(True)
+    textures = None if textures is None else textures.clone().requires_grad_(True)
+    image = fn(faces, textures, upstream.shape[-1], kind or "surface", **options)
+    (image * upstream).sum().backward()
+    return image.detach(), faces.grad, None if textures is None else textures.grad
+
+
+def assert_deterministic_across_threads(run) -> None:
+    """``run()`` (returning a tuple of tensors or None) gives bit-identical results with 1 and 2
+    threads, twice each."""
+    results = []
+    for threads in (1, 2, 1, 2):
+        torch.set_num_threads(threads)
+        results.append(run())
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert (a is None and b is None) or torch.equal(a, b)
+
+
 @pytest.fixture(autouse=True)
 def _restore_threads():
     threads = torch.get_num_threads()

@@ -9,7 +9,7 @@ import renderers
 from renderers.nmr import hard_rasterize
 from renderers.reference import kato_gradient_reference, nmr_rasterize_reference
 
-from .conftest import random_screen_faces, random_textures
+from .conftest import assert_deterministic_across_threads, forward_backward, random_screen_faces, random_textures
 
 
 def _textures(faces: torch.Tensor, kind: str | None, seed: int = 4) -> torch.Tensor | None:
@@ -21,14 +21,6 @@ def _textures(faces: torch.Tensor, kind: str | None, seed: int = 4) -> torch.Ten
     return random_textures(faces, kind, res=3)
 
 
-def _run(fn, faces, textures, upstream, kind, **options):
-    faces = faces.clone().requires_grad_(True)
-    textures = None if textures is None else textures.clone().requires_grad_(True)
-    image = fn(faces, textures, upstream.shape[-1], kind or "surface", **options)
-    (image * upstream).sum().backward()
-    return image.detach(), faces.grad, None if textures is None else textures.grad
-
-
 @pytest.mark.parametrize("kind", [None, "vertex", "surface", "volume"])
 @pytest.mark.parametrize("double_sided", [True, False])
 def test_backward_matches_reference(kind, double_sided):
@@ -36,8 +28,8 @@ def test_backward_matches_reference(kind, double_sided):
     textures = _textures(faces, kind)
     upstream = torch.randn(2, 4, 20, 20, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
     options = dict(double_sided=double_sided, background=(0.1, 0.5, 0.9), eps=1e-3)
-    ours = _run(hard_rasterize, faces, textures, upstream, kind, **options)
-    reference = _run(nmr_rasterize_reference, faces, textures, upstream, kind, **options)
+    ours = forward_backward(hard_rasterize, faces, textures, upstream, kind, **options)
+    reference = forward_backward(nmr_rasterize_reference, faces, textures, upstream, kind, **options)
     torch.testing.assert_close(ours[0], reference[0], rtol=0, atol=1e-12)
     scale = float(reference[1].abs().max())
     assert scale > 0
@@ -54,8 +46,8 @@ def test_backward_float32_close_to_reference():
     faces = random_screen_faces(batch=2, num_faces=30, dtype=torch.float64, seed=29, special=False)
     upstream = torch.randn(2, 4, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
     textures = _textures(faces, "vertex")
-    ours = _run(hard_rasterize, faces.float(), textures.float(), upstream.float(), "vertex")
-    reference = _run(nmr_rasterize_reference, faces, textures, upstream, "vertex")
+    ours = forward_backward(hard_rasterize, faces.float(), textures.float(), upstream.float(), "vertex")
+    reference = forward_backward(nmr_rasterize_reference, faces, textures, upstream, "vertex")
     scale = float(reference[1].abs().max())
     torch.testing.assert_close(ours[1].double() / scale, reference[1] / scale, rtol=0, atol=1e-4)
     torch.testing.assert_close(ours[2].double(), reference[2], rtol=0, atol=1e-4)
@@ -132,17 +124,17 @@ def test_degenerate_and_off_screen_faces_have_finite_zero_gradients():
     faces[:, 5:8, :, :2] = faces[:, 5:8, :1, :2]  # more coincident corners
     textures = _textures(faces, "volume")
     upstream = torch.randn(2, 4, 24, 24, dtype=torch.float64)
-    _, grad_faces, grad_textures = _run(hard_rasterize, faces, textures, upstream, "volume")
+    _, grad_faces, grad_textures = forward_backward(hard_rasterize, faces, textures, upstream, "volume")
     assert torch.isfinite(grad_faces).all() and torch.isfinite(grad_textures).all()
     for f in (1, 2, 3, 4, 5, 6, 7):  # collinear, coincident, off-screen, two coincident corners
         assert (grad_faces[:, f] == 0).all() and (grad_textures[:, f] == 0).all()
     for dtype in (torch.float32, torch.float64):
-        _, grad_faces, _ = _run(hard_rasterize, faces.to(dtype), None, upstream.to(dtype), None)
+        _, grad_faces, _ = forward_backward(hard_rasterize, faces.to(dtype), None, upstream.to(dtype), None)
         assert torch.isfinite(grad_faces).all()
     # Screen-space faces with infinite or NaN coordinates (a vertex projected from z = 0) are not drawn.
     faces[:, 8, 0, 0] = float("inf")
     faces[:, 9, 1, 1] = float("nan")
-    image, grad_faces, _ = _run(hard_rasterize, faces, None, upstream, None)
+    image, grad_faces, _ = forward_backward(hard_rasterize, faces, None, upstream, None)
     assert torch.isfinite(image).all() and torch.isfinite(grad_faces[:, 10:]).all()
     assert (grad_faces[:, 8:10] == 0).all()
 
@@ -155,10 +147,4 @@ def test_deterministic_across_runs_and_thread_counts(kind, batch):
     faces = random_screen_faces(batch=batch, num_faces=200, seed=43, size=0.2)
     textures = _textures(faces, kind)
     upstream = torch.randn(batch, 4, 48, 48, generator=torch.Generator().manual_seed(7))
-    results = []
-    for threads in (1, 2, 1, 2):
-        torch.set_num_threads(threads)
-        results.append(_run(hard_rasterize, faces, textures, upstream, kind))
-    for other in results[1:]:
-        for a, b in zip(results[0], other):
-            assert (a is None and b is None) or torch.equal(a, b)
+    assert_deterministic_across_threads(lambda: forward_backward(hard_rasterize, faces, textures, upstream, kind))

@@ -11,7 +11,7 @@ import torch
 from renderers._ext import has_cuda
 from renderers.nmr import hard_rasterize, rasterize_maps
 
-from .conftest import random_screen_faces, random_textures
+from .conftest import forward_backward, random_screen_faces, random_textures
 
 pytestmark = pytest.mark.skipif(
     not (torch.cuda.is_available() and has_cuda()), reason="needs a CUDA device and a CUDA build of renderers"
@@ -27,14 +27,6 @@ def _textures(faces, kind):
     return random_textures(faces, kind, res=2)
 
 
-def _forward_backward(faces, textures, kind, upstream, **options):
-    faces = faces.clone().requires_grad_(True)
-    textures = None if textures is None else textures.clone().requires_grad_(True)
-    image = hard_rasterize(faces, textures, upstream.shape[-1], kind or "surface", **options)
-    (image * upstream).sum().backward()
-    return image.detach(), faces.grad, None if textures is None else textures.grad
-
-
 @pytest.mark.parametrize("kind", [None, "vertex", "surface", "volume"])
 @pytest.mark.parametrize("double_sided", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -43,9 +35,9 @@ def test_cuda_matches_cpu(kind, double_sided, dtype):
     textures = _textures(faces, kind)
     upstream = torch.randn(3, 4, 40, 40, dtype=dtype, generator=torch.Generator().manual_seed(3))
     options = dict(double_sided=double_sided, background=(0.2, 0.4, 0.6))
-    cpu = _forward_backward(faces, textures, kind, upstream, **options)
-    gpu = _forward_backward(faces.cuda(), None if textures is None else textures.cuda(), kind, upstream.cuda(),
-                            **options)
+    cpu = forward_backward(hard_rasterize, faces, textures, upstream, kind, **options)
+    gpu = forward_backward(hard_rasterize, faces.cuda(), None if textures is None else textures.cuda(),
+                           upstream.cuda(), kind, **options)
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-10)
     torch.testing.assert_close(gpu[0].cpu(), cpu[0], **tol)
     scale = float(cpu[1].abs().max()) or 1.0
@@ -60,8 +52,8 @@ def test_cuda_is_deterministic():
     faces = random_screen_faces(batch=2, num_faces=300, seed=43, size=0.2).cuda()
     textures = _textures(faces, "volume").cuda()
     upstream = torch.randn(2, 4, 64, 64, device="cuda")
-    first = _forward_backward(faces, textures, "volume", upstream)
-    second = _forward_backward(faces, textures, "volume", upstream)
+    first = forward_backward(hard_rasterize, faces, textures, upstream, "volume")
+    second = forward_backward(hard_rasterize, faces, textures, upstream, "volume")
     for a, b in zip(first, second):
         assert torch.equal(a, b)
 

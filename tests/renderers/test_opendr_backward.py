@@ -12,9 +12,10 @@ from renderers.gather import project_faces
 from renderers.nmr import hard_rasterize
 from renderers.opendr import opendr_maps, opendr_rasterize
 from renderers.reference import image_gradient_reference, opendr_rasterize_reference
+from renderers.scenes import box_filtered, random_triangles
 from renderers.topology import edge_table
 
-from .conftest import random_screen_faces, random_textures
+from .conftest import assert_deterministic_across_threads, forward_backward, random_screen_faces, random_textures
 from .test_opendr_forward import scene
 
 
@@ -25,14 +26,6 @@ def _textures(faces: torch.Tensor, kind: str | None, seed: int = 4) -> torch.Ten
         gen = torch.Generator().manual_seed(seed)
         return torch.rand(*faces.shape[:2], 27, 3, generator=gen, dtype=torch.float64).to(faces.dtype)
     return random_textures(faces, kind, res=3, seed=seed)
-
-
-def _run(fn, faces, textures, upstream, kind, **options):
-    faces = faces.clone().requires_grad_(True)
-    textures = None if textures is None else textures.clone().requires_grad_(True)
-    image = fn(faces, textures, upstream.shape[-1], kind or "surface", **options)
-    (image * upstream).sum().backward()
-    return image.detach(), faces.grad, None if textures is None else textures.grad
 
 
 def _mesh_scene(name: str, batch: int = 2):
@@ -62,8 +55,8 @@ def test_backward_matches_reference_on_unconnected_faces(kind, double_sided, ove
     textures = _textures(faces, kind)
     upstream = torch.randn(2, 4, 20, 20, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
     options = dict(double_sided=double_sided, overdraw=overdraw, background=(0.1, 0.5, 0.9))
-    ours = _run(opendr_rasterize, faces, textures, upstream, kind, **options)
-    reference = _run(opendr_rasterize_reference, faces, textures, upstream, kind, **options)
+    ours = forward_backward(opendr_rasterize, faces, textures, upstream, kind, **options)
+    reference = forward_backward(opendr_rasterize_reference, faces, textures, upstream, kind, **options)
     _assert_same_gradients(ours, reference, textures is not None)
 
 
@@ -75,8 +68,8 @@ def test_backward_matches_reference_on_meshes(name, kind, double_sided):
     textures = _textures(screen, kind)
     upstream = torch.randn(2, 4, 24, 24, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
     options = dict(double_sided=double_sided, edges=edges)
-    ours = _run(opendr_rasterize, screen, textures, upstream, kind, **options)
-    reference = _run(opendr_rasterize_reference, screen, textures, upstream, kind, **options)
+    ours = forward_backward(opendr_rasterize, screen, textures, upstream, kind, **options)
+    reference = forward_backward(opendr_rasterize_reference, screen, textures, upstream, kind, **options)
     _assert_same_gradients(ours, reference, textures is not None)
     assert opendr_maps(screen, 24, edges=edges).mask.sum() > 20
 
@@ -86,8 +79,8 @@ def test_per_image_edge_tables():
     faces = scene("bowl")[1]
     per_image = edge_table(torch.stack((faces, faces)))  # (B, E, 6), padded
     upstream = torch.randn(2, 4, 20, 20, dtype=torch.float64)
-    shared = _run(opendr_rasterize, screen, None, upstream, None, edges=edge_table(faces))
-    batched = _run(opendr_rasterize, screen, None, upstream, None, edges=per_image)
+    shared = forward_backward(opendr_rasterize, screen, None, upstream, None, edges=edge_table(faces))
+    batched = forward_backward(opendr_rasterize, screen, None, upstream, None, edges=per_image)
     for a, b in zip(shared[:2], batched[:2]):
         assert torch.equal(a, b)
 
@@ -96,8 +89,8 @@ def test_float32_close_to_reference():
     screen, edges = _mesh_scene("occluded")
     textures = _textures(screen, "vertex")
     upstream = torch.randn(2, 4, 24, 24, dtype=torch.float64)
-    ours = _run(opendr_rasterize, screen.float(), textures.float(), upstream.float(), "vertex", edges=edges)
-    reference = _run(opendr_rasterize_reference, screen, textures, upstream, "vertex", edges=edges)
+    ours = forward_backward(opendr_rasterize, screen.float(), textures.float(), upstream.float(), "vertex", edges=edges)
+    reference = forward_backward(opendr_rasterize_reference, screen, textures, upstream, "vertex", edges=edges)
     mismatch = (ours[0].double() - reference[0]).abs().amax(dim=1) > 1e-4  # pixels decided differently
     assert mismatch.float().mean() < 0.01
     if not mismatch.any():
@@ -147,7 +140,7 @@ def test_brightness_constancy_is_exact_for_affine_colour_inside_a_face():
     assert inside.sum() > 150
     upstream = torch.randn(1, 4, size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(8)) * inside
     upstream[:, 3] = 0  # alpha is constant inside
-    ours = _run(opendr_rasterize, triangle, colours, upstream, "vertex")[1]
+    ours = forward_backward(opendr_rasterize, triangle, colours, upstream, "vertex")[1]
     step = 1e-6
     for k in range(3):
         for axis in range(2):
@@ -158,22 +151,8 @@ def test_brightness_constancy_is_exact_for_affine_colour_inside_a_face():
             assert abs(float(ours[0, 0, k, axis]) - truth) < 1e-7 * (1 + abs(truth)), (k, axis)
 
 
-def _supersampled(triangle: torch.Tensor, size: int, factor: int = 16) -> torch.Tensor:
-    """The box-filtered silhouette (B, S, S): an exact rasterization at factor x the size, averaged."""
-    return F.avg_pool2d(hard_rasterize(triangle, None, size * factor), factor)[:, 3]
-
-
-def _triangles(count: int, seed: int = 0) -> list[torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(count):
-        centre = (torch.rand(2, generator=gen, dtype=torch.float64) - 0.5) * 0.4
-        angles = torch.rand(1, generator=gen, dtype=torch.float64) * 6.28 + torch.tensor([0.0, 2.1, 4.2]) + (
-            torch.rand(3, generator=gen, dtype=torch.float64) - 0.5)
-        radii = 0.35 + 0.2 * torch.rand(3, generator=gen, dtype=torch.float64)
-        xy = torch.stack((centre[0] + radii * torch.cos(angles), centre[1] + radii * torch.sin(angles)), -1)
-        out.append(torch.cat((xy, torch.full((3, 1), 2.0, dtype=torch.float64)), -1)[None, None])
-    return out
+def _supersampled(triangle: torch.Tensor, size: int) -> torch.Tensor:
+    return box_filtered(triangle, None, size)[:, 3]
 
 
 @pytest.mark.parametrize("axis", [0, 1])
@@ -186,7 +165,7 @@ def test_translation_gradient_against_finite_differences_of_a_supersampled_image
     ratio OpenDR / truth lies in [0.78, 1.19] at 1 pixel and [0.89, 1.11] at 2 and 3 pixels (and in
     [0.5, 1.5] at half a pixel, where aliasing dominates, which is not asserted)."""
     size, step = 32, 0.25 * 2 / 32
-    for triangle in _triangles(6, seed=axis):
+    for triangle in random_triangles(6, seed=axis):
         for shift, tolerance in ((1.0, 0.3), (2.0, 0.15), (3.0, 0.15)):
             offset = torch.zeros(3, dtype=torch.float64)
             offset[axis] = shift * 2 / size
@@ -240,7 +219,7 @@ def test_degenerate_off_screen_and_behind_camera_faces_have_finite_zero_gradient
     faces[:, 10, 2, 0] = float("inf")
     textures = _textures(faces, "volume")
     upstream = torch.randn(2, 4, 24, 24, dtype=torch.float64)
-    image, grad_faces, grad_textures = _run(opendr_rasterize, faces, textures, upstream, "volume")
+    image, grad_faces, grad_textures = forward_backward(opendr_rasterize, faces, textures, upstream, "volume")
     assert torch.isfinite(image).all() and torch.isfinite(grad_faces).all() and torch.isfinite(grad_textures).all()
     for f in (1, 2, 3, 4, 8, 9, 10):  # collinear, coincident, off-screen, two coincident corners, not drawable
         assert (grad_faces[:, f] == 0).all() and (grad_textures[:, f] == 0).all()
@@ -252,13 +231,7 @@ def test_deterministic_across_runs_and_thread_counts(kind, batch):
     faces = random_screen_faces(batch=batch, num_faces=200, seed=43, size=0.2)
     textures = _textures(faces, kind)
     upstream = torch.randn(batch, 4, 48, 48, generator=torch.Generator().manual_seed(7))
-    results = []
-    for threads in (1, 2, 1, 2):
-        torch.set_num_threads(threads)
-        results.append(_run(opendr_rasterize, faces, textures, upstream, kind))
-    for other in results[1:]:
-        for a, b in zip(results[0], other):
-            assert (a is None and b is None) or torch.equal(a, b)
+    assert_deterministic_across_threads(lambda: forward_backward(opendr_rasterize, faces, textures, upstream, kind))
 
 
 @pytest.mark.parametrize("kind", [None, "vertex", "surface", "volume"])
@@ -273,8 +246,8 @@ def test_emulated_cuda_launches_equal_the_cpu_path(kind, dtype, overdraw):
         textures = _textures(scene_faces, kind)
         upstream = torch.randn(3, 4, 40, 40, dtype=dtype, generator=torch.Generator().manual_seed(3))
         options = dict(overdraw=overdraw, edges=scene_edges, background=(0.2, 0.4, 0.6))
-        cpu = _run(opendr_rasterize, scene_faces, textures, upstream, kind, **options)
-        emulated = _run(opendr_rasterize, scene_faces, textures, upstream, kind, emulate_cuda=True, **options)
+        cpu = forward_backward(opendr_rasterize, scene_faces, textures, upstream, kind, **options)
+        emulated = forward_backward(opendr_rasterize, scene_faces, textures, upstream, kind, emulate_cuda=True, **options)
         for a, b in zip(cpu, emulated):
             assert (a is None and b is None) or torch.equal(a, b)
         maps = opendr_maps(scene_faces, 40, edges=scene_edges, overdraw=overdraw)

@@ -13,20 +13,12 @@ import torch
 from renderers._ext import has_cuda
 from renderers.opendr import opendr_maps, opendr_rasterize
 
-from .conftest import random_screen_faces, random_textures
+from .conftest import forward_backward, random_screen_faces, random_textures
 from .test_opendr_backward import _mesh_scene
 
 pytestmark = pytest.mark.skipif(
     not (torch.cuda.is_available() and has_cuda()), reason="needs a CUDA device and a CUDA build of renderers"
 )
-
-
-def _forward_backward(faces, textures, kind, upstream, **options):
-    faces = faces.clone().requires_grad_(True)
-    textures = None if textures is None else textures.clone().requires_grad_(True)
-    image = opendr_rasterize(faces, textures, upstream.shape[-1], kind or "surface", **options)
-    (image * upstream).sum().backward()
-    return image.detach(), faces.grad, None if textures is None else textures.grad
 
 
 @pytest.mark.parametrize("kind", [None, "vertex", "surface"])
@@ -42,9 +34,9 @@ def test_cuda_matches_cpu(kind, double_sided, dtype, mesh):
     textures = None if kind is None else random_textures(faces, kind, res=2)
     upstream = torch.randn(3, 4, 40, 40, dtype=dtype, generator=torch.Generator().manual_seed(3))
     options = dict(double_sided=double_sided, background=(0.2, 0.4, 0.6))
-    cpu = _forward_backward(faces, textures, kind, upstream, edges=edges, **options)
-    gpu = _forward_backward(faces.cuda(), None if textures is None else textures.cuda(), kind, upstream.cuda(),
-                            edges=None if edges is None else edges.cuda(), **options)
+    cpu = forward_backward(opendr_rasterize, faces, textures, upstream, kind, edges=edges, **options)
+    gpu = forward_backward(opendr_rasterize, faces.cuda(), None if textures is None else textures.cuda(),
+                           upstream.cuda(), kind, edges=None if edges is None else edges.cuda(), **options)
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-10)
     torch.testing.assert_close(gpu[0].cpu(), cpu[0], **tol)
     scale = float(cpu[1].abs().max()) or 1.0

@@ -8,24 +8,16 @@ import math
 import numpy as np
 import pytest
 import torch
-import trimesh
-
 import renderers
 from renderers.camera import project
 from renderers.gather import project_faces
 from renderers.nmr import hard_rasterize, rasterize_maps
 from renderers.opendr import opendr_maps, opendr_rasterize
 from renderers.reference import opendr_maps_reference, opendr_rasterize_reference
+from renderers.scenes import bumpy_sphere
 from renderers.topology import edge_table
 
 from .conftest import random_screen_faces, random_textures
-
-
-def bumpy_sphere(subdivisions: int = 2, radius: float = 0.35, seed: int = 0, bumps: float = 0.15):
-    mesh = trimesh.creation.icosphere(subdivisions=subdivisions, radius=radius)
-    gen = torch.Generator().manual_seed(seed)
-    scale = 1 + bumps * (torch.rand(len(mesh.vertices), 1, generator=gen, dtype=torch.float64) - 0.5)
-    return torch.tensor(mesh.vertices) * scale, torch.tensor(mesh.faces)
 
 
 def open_bowl(seed: int = 1):

@@ -58,37 +58,30 @@ std::vector<at::Tensor> opendr_backward(const at::Tensor& face_vertices_in, cons
                                         const at::Tensor& image_in, const at::Tensor& face_index_in,
                                         const at::Tensor& weights_in, const at::Tensor& mask_in,
                                         const at::Tensor& grad_image_in, const OpenDRParams& params) {
-  check_rasterize_params(params);
-  check_rasterize_inputs(face_vertices_in, textures_in, params);
-  const at::Tensor face_vertices = face_vertices_in.contiguous();
-  const at::Tensor textures = rasterize_textures_or_empty(textures_in, params);
-  const int64_t batch = face_vertices.size(0), size = params.image_size;
-  check_images(image_in, grad_image_in, face_vertices, batch, size);
-  check_face_index(face_index_in, face_vertices, batch, size);
-  check_same(weights_in, face_vertices, "weights", "face_vertices");
+  HardBackwardInputs in = prepare_hard_backward(face_vertices_in, textures_in, image_in, face_index_in,
+                                                grad_image_in, params);
+  const int64_t batch = in.batch, size = in.size;
+  check_same(weights_in, in.face_vertices, "weights", "face_vertices");
   RENDERERS_CHECK(weights_in.dim() == 4 && weights_in.size(0) == batch && weights_in.size(1) == size &&
                       weights_in.size(2) == size && weights_in.size(3) == 3,
                   "weights must have shape (B, S, S, 3), got ", weights_in.sizes());
-  RENDERERS_CHECK(mask_in.defined() && mask_in.scalar_type() == at::kByte && mask_in.device() == face_vertices.device() &&
-                      mask_in.dim() == 3 && mask_in.size(0) == batch && mask_in.size(1) == size &&
-                      mask_in.size(2) == size,
-                  "mask must be uint8 (B, S, S) on ", face_vertices.device());
+  RENDERERS_CHECK(mask_in.defined() && mask_in.scalar_type() == at::kByte &&
+                      mask_in.device() == in.face_vertices.device() && mask_in.dim() == 3 &&
+                      mask_in.size(0) == batch && mask_in.size(1) == size && mask_in.size(2) == size,
+                  "mask must be uint8 (B, S, S) on ", in.face_vertices.device());
   // (face_index values are only compared with face ids, never used as addresses.)
-  const at::Tensor image = image_in.contiguous(), grad_image = grad_image_in.contiguous();
-  const at::Tensor face_index = face_index_in.contiguous(), weights = weights_in.contiguous();
-  const at::Tensor mask = mask_in.contiguous();
-  at::Tensor grad_face_vertices = at::zeros_like(face_vertices);
-  at::Tensor grad_textures = textures.defined() ? at::zeros_like(textures) : at::Tensor();
-  if (batch == 0) return {grad_face_vertices, grad_textures};
+  const at::Tensor weights = weights_in.contiguous(), mask = mask_in.contiguous();
+  if (batch == 0) return {in.grad_face_vertices, in.grad_textures};
   if (params.emulate_cuda) {
-    RENDERERS_CHECK(face_vertices.device().is_cpu(), "emulate_cuda runs on CPU tensors only");
-    opendr_backward_emulated(face_vertices, textures, image, face_index, weights, mask, grad_image, params,
-                             grad_face_vertices, grad_textures);
-    return {grad_face_vertices, grad_textures};
+    RENDERERS_CHECK(in.face_vertices.device().is_cpu(), "emulate_cuda runs on CPU tensors only");
+    opendr_backward_emulated(in.face_vertices, in.textures, in.image, in.face_index, weights, mask, in.grad_image,
+                             params, in.grad_face_vertices, in.grad_textures);
+  } else {
+    RENDERERS_DISPATCH_DEVICE(in.face_vertices, opendr_backward, in.face_vertices, in.textures, in.image,
+                              in.face_index, weights, mask, in.grad_image, params, in.grad_face_vertices,
+                              in.grad_textures);
   }
-  RENDERERS_DISPATCH_DEVICE(face_vertices, opendr_backward, face_vertices, textures, image, face_index, weights, mask,
-                            grad_image, params, grad_face_vertices, grad_textures);
-  return {grad_face_vertices, grad_textures};
+  return {in.grad_face_vertices, in.grad_textures};
 }
 
 }  // namespace renderers

@@ -73,7 +73,8 @@ void opendr_forward_with_scratch(const Launcher& launch, const at::Tensor& face_
   opendr_forward_launch(
       launch, opendr_forward_args(face_vertices, textures, edges, p,
                                   scratch_buffer<HardFace<T>>(setups, face_vertices, batch * p.hard.num_faces),
-                                  scratch_buffer<EdgeLine<T>>(lines, face_vertices, p.overdraw ? batch * p.num_edges : 0),
+                                  scratch_buffer<EdgeLine<T>>(lines, face_vertices,
+                                                              p.overdraw ? batch * p.num_edges : 0),
                                   scratch_buffer<int32_t>(counts, face_vertices, batch), image, face_index, weights,
                                   depth, mask));
 }

@@ -93,8 +93,9 @@ void backward_impl(const Launcher& launch, const at::Tensor& face_vertices, cons
                    const at::Tensor& mask, const at::Tensor& grad_image, const OpenDRParams& params,
                    at::Tensor& grad_face_vertices, at::Tensor& grad_textures) {
   at::Tensor gradient = opendr_gradient_scratch(face_vertices, params);
-  opendr_backward_launch(launch, opendr_backward_args<T>(face_vertices, textures, image, face_index, weights, mask, grad_image,
-                                                  params, gradient, grad_face_vertices, grad_textures));
+  opendr_backward_launch(launch, opendr_backward_args<T>(face_vertices, textures, image, face_index, weights, mask,
+                                                         grad_image, params, gradient, grad_face_vertices,
+                                                         grad_textures));
 }
 
 template <typename T>

@@ -49,6 +49,26 @@ void check_face_index(const at::Tensor& face_index, const at::Tensor& face_verti
                   face_index.defined() ? face_index.sizes() : at::IntArrayRef());
 }
 
+HardBackwardInputs prepare_hard_backward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
+                                         const at::Tensor& image_in, const at::Tensor& face_index_in,
+                                         const at::Tensor& grad_image_in, const RasterizeParams& params) {
+  check_rasterize_params(params);
+  check_rasterize_inputs(face_vertices_in, textures_in, params);
+  HardBackwardInputs in;
+  in.face_vertices = face_vertices_in.contiguous();
+  in.textures = rasterize_textures_or_empty(textures_in, params);
+  in.batch = in.face_vertices.size(0);
+  in.size = params.image_size;
+  check_images(image_in, grad_image_in, in.face_vertices, in.batch, in.size);
+  check_face_index(face_index_in, in.face_vertices, in.batch, in.size);
+  in.image = image_in.contiguous();
+  in.grad_image = grad_image_in.contiguous();
+  in.face_index = face_index_in.contiguous();
+  in.grad_face_vertices = at::zeros_like(in.face_vertices);
+  in.grad_textures = in.textures.defined() ? at::zeros_like(in.textures) : at::Tensor();
+  return in;
+}
+
 std::vector<at::Tensor> rasterize_forward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
                                           const RasterizeParams& params) {
   check_rasterize_params(params);

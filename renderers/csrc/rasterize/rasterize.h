@@ -58,6 +58,17 @@ inline int rasterize_texture_size(const at::Tensor& textures) {
 // face_index (B, S, S) int32 on face_vertices' device.
 void check_face_index(const at::Tensor& face_index, const at::Tensor& face_vertices, int64_t batch, int64_t size);
 
+// What every backward over the forward's maps receives, checked and contiguous, with its
+// zeroed gradients (grad_textures undefined for silhouettes).
+struct HardBackwardInputs {
+  at::Tensor face_vertices, textures, image, face_index, grad_image;
+  at::Tensor grad_face_vertices, grad_textures;
+  int64_t batch, size;
+};
+HardBackwardInputs prepare_hard_backward(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                         const at::Tensor& image, const at::Tensor& face_index,
+                                         const at::Tensor& grad_image, const RasterizeParams& params);
+
 // Device implementations; inputs are validated and outputs allocated by the callers above.
 void rasterize_forward_cpu(const at::Tensor& face_vertices, const at::Tensor& textures,
                            const RasterizeParams& params, at::Tensor& image, at::Tensor& face_index,
