@@ -45,6 +45,7 @@ from .zbuffer import ZBufferOptions, face_color_input, raster_params, render_sup
 
 __all__ = ["NMROptions", "NMRRenderer", "RasterMaps", "hard_rasterize", "rasterize_maps"]
 
+
 @dataclasses.dataclass
 class NMROptions(ZBufferOptions):
     """NMR options with the reference defaults.

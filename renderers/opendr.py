@@ -40,8 +40,8 @@ Choices where OpenDR's code is silent or that differ from it, made once here:
   rule, which draws the same pixels for all but a few end-point pixels).
 * OpenDR's ``overdraw=False`` path uses ``cv2.Sobel`` with reflected borders, which gives 0 in the
   first and last columns; here the border pixels get the one-sided difference in both modes.
-* A pixel of M whose two neighbours along an axis are also in M falls back to the undivided
-  difference, as OpenDR's NaN replacement does.
+* A pixel off M whose two neighbours along an axis are both in M (or out of the image) falls back
+  to the undivided difference, as OpenDR's NaN replacement does.
 * Non-manifold edges (three faces or more) are boundary edges of each of their faces, and border
   edges always are (OpenDR's edge table stores -1 for the missing face, which numpy reads as the
   mesh's last face).

@@ -33,13 +33,11 @@ int64_t check_edges(const at::Tensor& edges, const at::Tensor& face_vertices) {
 
 std::vector<at::Tensor> opendr_forward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
                                        const at::Tensor& edges_in, const OpenDRParams& params) {
-  check_rasterize_params(params);
-  check_rasterize_inputs(face_vertices_in, textures_in, params);
-  const at::Tensor face_vertices = face_vertices_in.contiguous();
-  const at::Tensor textures = rasterize_textures_or_empty(textures_in, params);
+  HardForwardInputs in = prepare_hard_forward(face_vertices_in, textures_in, params);
+  const at::Tensor &face_vertices = in.face_vertices, &textures = in.textures;
   const int64_t edge_batch_stride = check_edges(edges_in, face_vertices);
   const at::Tensor edges = edges_in.contiguous();
-  std::vector<at::Tensor> out = allocate_rasterize_outputs(face_vertices, params);
+  std::vector<at::Tensor>& out = in.outputs;
   const int64_t batch = face_vertices.size(0), size = params.image_size;
   out.push_back(at::empty({batch, size, size}, face_vertices.options().dtype(at::kByte)));  // mask, all written
   if (batch == 0) return out;

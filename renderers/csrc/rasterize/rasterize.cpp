@@ -31,13 +31,19 @@ at::Tensor rasterize_textures_or_empty(const at::Tensor& textures, const Rasteri
   return p.texture_type == kNmrNoTexture ? at::Tensor() : textures.contiguous();
 }
 
-std::vector<at::Tensor> allocate_rasterize_outputs(const at::Tensor& face_vertices, const RasterizeParams& params) {
+HardForwardInputs prepare_hard_forward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
+                                       const RasterizeParams& params) {
+  check_rasterize_params(params);
+  check_rasterize_inputs(face_vertices_in, textures_in, params);
+  HardForwardInputs in;
+  in.face_vertices = face_vertices_in.contiguous();
+  in.textures = rasterize_textures_or_empty(textures_in, params);
   // Uninitialised: every forward (CPU and CUDA) writes every value of every pixel.
-  const int64_t batch = face_vertices.size(0), size = params.image_size;
-  return {at::empty({batch, 4, size, size}, face_vertices.options()),
-          at::empty({batch, size, size}, face_vertices.options().dtype(at::kInt)),
-          at::empty({batch, size, size, 3}, face_vertices.options()),
-          at::empty({batch, size, size}, face_vertices.options())};
+  const int64_t batch = in.face_vertices.size(0), size = params.image_size;
+  const auto options = in.face_vertices.options();
+  in.outputs = {at::empty({batch, 4, size, size}, options), at::empty({batch, size, size}, options.dtype(at::kInt)),
+                at::empty({batch, size, size, 3}, options), at::empty({batch, size, size}, options)};
+  return in;
 }
 
 void check_face_index(const at::Tensor& face_index, const at::Tensor& face_vertices, int64_t batch, int64_t size) {
@@ -71,14 +77,11 @@ HardBackwardInputs prepare_hard_backward(const at::Tensor& face_vertices_in, con
 
 std::vector<at::Tensor> rasterize_forward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
                                           const RasterizeParams& params) {
-  check_rasterize_params(params);
-  check_rasterize_inputs(face_vertices_in, textures_in, params);
-  const at::Tensor face_vertices = face_vertices_in.contiguous();
-  const at::Tensor textures = rasterize_textures_or_empty(textures_in, params);
-  std::vector<at::Tensor> out = allocate_rasterize_outputs(face_vertices, params);
-  if (face_vertices.size(0) == 0) return out;
-  RENDERERS_DISPATCH_DEVICE(face_vertices, rasterize_forward, face_vertices, textures, params, out[0], out[1], out[2],
-                            out[3]);
+  HardForwardInputs in = prepare_hard_forward(face_vertices_in, textures_in, params);
+  std::vector<at::Tensor>& out = in.outputs;
+  if (in.face_vertices.size(0) > 0)
+    RENDERERS_DISPATCH_DEVICE(in.face_vertices, rasterize_forward, in.face_vertices, in.textures, params, out[0],
+                              out[1], out[2], out[3]);
   return out;
 }
 

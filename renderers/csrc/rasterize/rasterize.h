@@ -48,9 +48,14 @@ void check_rasterize_inputs(const at::Tensor& face_vertices, const at::Tensor& t
                             const RasterizeParams& params);
 // textures.contiguous(), or an undefined tensor for kNoTexture.
 at::Tensor rasterize_textures_or_empty(const at::Tensor& textures, const RasterizeParams& params);
-// The forward's outputs (image, face_index, weights, depth), allocated uninitialised: every
-// forward writes every value.
-std::vector<at::Tensor> allocate_rasterize_outputs(const at::Tensor& face_vertices, const RasterizeParams& params);
+// What every forward over these maps receives, checked and contiguous, with its outputs
+// (image, face_index, weights, depth) allocated uninitialised: every forward writes every value.
+struct HardForwardInputs {
+  at::Tensor face_vertices, textures;
+  std::vector<at::Tensor> outputs;
+};
+HardForwardInputs prepare_hard_forward(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                       const RasterizeParams& params);
 // Colours per face of a (B, F, T, 3) texture tensor (T), 0 when undefined (silhouettes).
 inline int rasterize_texture_size(const at::Tensor& textures) {
   return textures.defined() && textures.dim() == 4 ? int(textures.size(2)) : 0;

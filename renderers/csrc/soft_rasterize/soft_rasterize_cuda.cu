@@ -5,6 +5,7 @@
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "../common/dispatch.h"
 #include "soft_rasterize.h"
 #include "soft_rasterize_kernel.h"
 
@@ -63,9 +64,8 @@ void soft_rasterize_forward_cuda(const at::Tensor& face_vertices, const at::Tens
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(face_vertices.scalar_type(), "soft_rasterize_forward_cuda", [&] {
     const auto p = make_kernel_params<scalar_t>(params, num_faces, texture_size);
-    at::Tensor setups = at::empty({int64_t(sizeof(FaceSetup<scalar_t>)) * (count > 0 ? count : 1)},
-                                  face_vertices.options().dtype(at::kByte));
-    auto* setups_ptr = reinterpret_cast<FaceSetup<scalar_t>*>(setups.data_ptr<uint8_t>());
+    at::Tensor holder;
+    auto* setups_ptr = scratch_buffer<FaceSetup<scalar_t>>(holder, face_vertices, count);
     if (count > 0) {
       setup_faces_kernel<scalar_t><<<blocks_for(count), kThreads, 0, stream>>>(face_vertices.data_ptr<scalar_t>(),
                                                                                setups_ptr, count, p);
