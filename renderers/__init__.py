@@ -1,7 +1,7 @@
 """Differentiable mesh renderers for PyTorch, on the CPU and CUDA.
 
     >>> import renderers
-    >>> renderer = renderers.create("softras", image_size=64, sigma=1e-4)   # or "nmr", "opendr"
+    >>> renderer = renderers.create("softras", image_size=64, sigma=1e-4)   # or "nmr", "opendr", "edge"
     >>> rgba = renderer(vertices, faces, eye)             # (B, 4, 64, 64)
     >>> eye = renderers.points_from_angles(2.732, 30, -15 * torch.arange(24))
 
@@ -11,13 +11,15 @@ per-face ``(B, F, N, N, N, 3)``) and returns
 ``(B, 4, H, W)`` RGBA with the silhouette in channel 3. ``renderers.available()`` lists them.
 """
 
+from . import edge as _edge  # noqa: F401  (registers "edge")
 from . import nmr as _nmr  # noqa: F401  (registers "nmr")
 from . import opendr as _opendr  # noqa: F401  (registers "opendr")
 from . import softras as _softras  # noqa: F401  (registers "softras")
 from .base import Mesh, RenderOptions, Renderer
 from .camera import look_at, look_at_rotation, perspective, points_from_angles, project
 from .gather import gather_faces, project_faces
-from .lighting import directional_light, face_normals, vertex_normals
+from .edge import EdgeOptions, EdgeRenderer, edge_rasterize
+from .lighting import Lighting, directional_light, face_normals, vertex_normals
 from .nmr import NMROptions, NMRRenderer, RasterMaps, hard_rasterize, rasterize_maps
 from .opendr import OpenDRMaps, OpenDROptions, OpenDRRenderer, opendr_maps, opendr_rasterize
 from .registry import available, create, option_names, register
@@ -40,6 +42,10 @@ __all__ = [
     "hard_rasterize",
     "rasterize_maps",
     "RasterMaps",
+    "EdgeRenderer",
+    "EdgeOptions",
+    "edge_rasterize",
+    "Lighting",
     "OpenDRRenderer",
     "OpenDROptions",
     "opendr_rasterize",

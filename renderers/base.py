@@ -11,10 +11,11 @@ implements :meth:`Renderer.rasterize`, which receives faces already in screen sp
   (``kind == "surface"``) or, for renderers whose ``texture_kinds`` include it,
   ``(B, F, N**3, 3)`` lit volume colours (``kind == "volume"``);
 
-and ``mesh``, the call's :class:`Mesh` (its face list and, computed on first use and cached per
-face list, its edge topology) for renderers that need connectivity (``None`` when screen-space
-faces are rasterized directly); it returns ``(B, 4, H, W)`` RGBA with the silhouette in
-channel 3.
+and ``mesh``, the call's :class:`Mesh`: its face list, its edge topology (computed on first use
+and cached per face list) for renderers that need connectivity, and the call's sampling state
+(``seed``) for Monte Carlo renderers (``None`` when screen-space faces are rasterized directly).
+It returns ``(B, 4, H, W)`` RGBA with the silhouette in channel 3. Lighting is applied before
+``rasterize`` (see :mod:`renderers.lighting`), so every renderer differentiates it alike.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from .gather import gather_faces, project_faces
-from .lighting import directional_light, face_normals, vertex_normals
+from .lighting import Lighting, directional_light, face_normals, vertex_normals
 from .textures import check_textures
 from .topology import edge_table
 
@@ -126,13 +127,16 @@ def check_mesh_inputs(
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Mesh:
-    """The face list of one render call, passed to :meth:`Renderer.rasterize`.
+    """The face list and per-call state of one render call, passed to :meth:`Renderer.rasterize`.
 
     faces: ``(B, F, 3)`` int64 vertex indices (one face list expanded over the batch, or one per
     image).
+    seed: the call's sampling seed for Monte Carlo renderers (``None``: the renderer's own rule);
+    deterministic renderers ignore it.
     """
 
     faces: torch.Tensor
+    seed: int | None = None
 
     @property
     def edges(self) -> torch.Tensor:
@@ -162,6 +166,9 @@ class Renderer(nn.Module):
         faces: torch.Tensor,
         eye: torch.Tensor,
         textures: torch.Tensor | None = None,
+        *,
+        lights: Lighting | None = None,
+        seed: int | None = None,
     ) -> torch.Tensor:
         """Renders ``(B, 4, H, W)`` RGBA; channel 3 is the silhouette.
 
@@ -170,11 +177,14 @@ class Renderer(nn.Module):
         eye: ``(B, 3)`` camera positions, each looking at the origin with +Y up.
         textures: ``None`` (white), per-vertex ``(B, V, 3)``, per-face ``(B, F, R*R, 3)`` or, where
             the renderer accepts them, per-face volumes ``(B, F, N, N, N, 3)``.
+        lights: the lighting as (differentiable) tensors, shared or per image; ``None``: the
+            options' ``light_*`` values (see :class:`renderers.lighting.Lighting`).
+        seed: fixes a Monte Carlo renderer's samples for this call (ignored by the others).
         """
         vertices, faces, eye = check_mesh_inputs(vertices, faces, eye)
         opts = self.options
         face_screen = project_faces(vertices, eye, faces, opts.viewing_angle)
-        mesh = Mesh(faces)
+        mesh = Mesh(faces, seed)
         if opts.silhouette_only:
             return self.rasterize(face_screen, None, "surface", mesh)
         batch, num_faces = faces.shape[:2]
@@ -189,13 +199,17 @@ class Renderer(nn.Module):
         if textures.device != vertices.device:
             raise ValueError(f"textures are on {textures.device} but vertices are on {vertices.device}")
         textures = textures.to(vertices.dtype)
-        light = dict(
-            ambient_intensity=opts.light_intensity_ambient,
-            ambient_color=opts.light_color_ambient,
-            directional_intensity=opts.light_intensity_directional,
-            directional_color=opts.light_color_directional,
-            direction=opts.light_direction,
-        )
+        if lights is None:
+            lights = Lighting(
+                ambient_intensity=opts.light_intensity_ambient,
+                ambient_color=opts.light_color_ambient,
+                directional_intensity=opts.light_intensity_directional,
+                directional_color=opts.light_color_directional,
+                direction=opts.light_direction,
+            )
+        elif not isinstance(lights, Lighting):
+            raise TypeError(f"lights must be a renderers.Lighting, got {type(lights).__name__}")
+        light = lights.checked(batch, vertices).as_kwargs()
         if kind == "vertex":
             lit = textures * directional_light(vertex_normals(vertices, faces), **light)
             face_colors = gather_faces(lit, faces)

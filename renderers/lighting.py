@@ -5,15 +5,63 @@
 of a face (surface textures) or the area-weighted average of the adjacent faces' normals
 at a vertex (vertex colours). ``direction`` points from the surface towards the light, in
 world coordinates; the default (0, 1, 0) lights the mesh from above.
+
+Every quantity may be a float / sequence (the renderers' ``light_*`` options) or a tensor,
+shared by the batch or given per image, and tensors receive gradients like vertices and
+textures: intensities ``()`` or ``(B,)``, colours and the direction ``(3,)`` or ``(B, 3)``
+(:class:`Lighting`, passed as ``renderer(..., lights=Lighting(...))``). The direction is
+normalised, so its gradient is orthogonal to it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import torch
 
-__all__ = ["face_normals", "vertex_normals", "directional_light"]
+__all__ = ["Lighting", "face_normals", "vertex_normals", "directional_light"]
+
+LightValue = float | Sequence[float] | torch.Tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class Lighting:
+    """Ambient + directional light of a render call; see the module docstring for shapes."""
+
+    ambient_intensity: LightValue = 0.5
+    ambient_color: LightValue = (1.0, 1.0, 1.0)
+    directional_intensity: LightValue = 0.5
+    directional_color: LightValue = (1.0, 1.0, 1.0)
+    direction: LightValue = (0.0, 1.0, 0.0)
+
+    def checked(self, batch: int, like: torch.Tensor) -> "Lighting":
+        """Validates shapes, devices and values for a batch of ``batch`` images; tensors are cast
+        to ``like``'s dtype (on its device) keeping their autograd history."""
+        values = {}
+        for field in dataclasses.fields(self):
+            name, value = field.name, getattr(self, field.name)
+            vector = name != "ambient_intensity" and name != "directional_intensity"
+            tensor = torch.as_tensor(value, device=like.device)
+            if isinstance(value, torch.Tensor) and value.device != like.device:
+                raise ValueError(f"lights.{name} is on {value.device} but the vertices are on {like.device}")
+            if not tensor.is_floating_point() and tensor.dtype not in (torch.int32, torch.int64):
+                raise TypeError(f"lights.{name} must be real numbers, got {tensor.dtype}")
+            allowed = [(3,), (batch, 3)] if vector else [(), (batch,)]
+            if tuple(tensor.shape) not in allowed:
+                raise ValueError(f"lights.{name} must have shape {' or '.join(map(str, allowed))}, got {tuple(tensor.shape)}")
+            if not torch.isfinite(tensor).all():
+                raise ValueError(f"lights.{name} contains NaN or infinite values")
+            if name.endswith("intensity") and (tensor < 0).any():
+                raise ValueError(f"lights.{name} must be non-negative")
+            if name == "direction" and (tensor.double().square().sum(-1) == 0).any():
+                raise ValueError("lights.direction must not be the zero vector")
+            values[name] = tensor.to(like.dtype) if isinstance(value, torch.Tensor) else tensor.to(like.dtype).detach()
+        return Lighting(**values)
+
+    def as_kwargs(self) -> dict[str, LightValue]:
+        """The fields as keyword arguments of :func:`directional_light`."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
 
 def face_normals(face_vertices: torch.Tensor) -> torch.Tensor:
@@ -38,19 +86,32 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(summed.view(batch, num_vertices, 3), dim=-1, eps=1e-12)
 
 
+def _light_tensor(value: LightValue, normals: torch.Tensor, vector: bool) -> torch.Tensor:
+    """``value`` as a tensor broadcasting against ``normals (B, N, 3)`` (or any ``(..., 3)`` when shared)."""
+    tensor = value if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=normals.dtype)
+    tensor = tensor.to(device=normals.device, dtype=normals.dtype)
+    if vector:
+        return tensor.view(tensor.shape[0], *([1] * (normals.dim() - 2)), 3) if tensor.dim() == 2 else tensor
+    return tensor.view(tensor.shape[0], *([1] * (normals.dim() - 1))) if tensor.dim() == 1 else tensor
+
+
 def directional_light(
     normals: torch.Tensor,
-    ambient_intensity: float = 0.5,
-    ambient_color: Sequence[float] = (1.0, 1.0, 1.0),
-    directional_intensity: float = 0.5,
-    directional_color: Sequence[float] = (1.0, 1.0, 1.0),
-    direction: Sequence[float] = (0.0, 1.0, 0.0),
+    ambient_intensity: LightValue = 0.5,
+    ambient_color: LightValue = (1.0, 1.0, 1.0),
+    directional_intensity: LightValue = 0.5,
+    directional_color: LightValue = (1.0, 1.0, 1.0),
+    direction: LightValue = (0.0, 1.0, 0.0),
 ) -> torch.Tensor:
-    """Light factor ``(..., 3)`` to multiply colours by, for unit ``normals (..., 3)``."""
-    ambient = normals.new_tensor(ambient_color) * ambient_intensity
-    light_dir = torch.nn.functional.normalize(normals.new_tensor(direction), dim=0, eps=1e-12)
+    """Light factor ``(..., 3)`` to multiply colours by, for unit ``normals (..., 3)``.
+
+    Per-image values (intensities ``(B,)``, colours and direction ``(B, 3)``) need ``normals (B, N, 3)``.
+    """
+    ambient = _light_tensor(ambient_color, normals, True) * _light_tensor(ambient_intensity, normals, False)
+    light_dir = torch.nn.functional.normalize(_light_tensor(direction, normals, True), dim=-1, eps=1e-12)
     cosine = torch.relu((normals * light_dir).sum(dim=-1, keepdim=True))
-    return ambient + directional_intensity * normals.new_tensor(directional_color) * cosine
+    directional = _light_tensor(directional_intensity, normals, False) * _light_tensor(directional_color, normals, True)
+    return ambient + directional * cosine
 
 
 def gather_face_vertices(values: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:

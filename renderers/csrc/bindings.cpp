@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 #include <torch/extension.h>
 
+#include "edge/edge.h"
 #include "gather/gather.h"
 #include "kato/kato.h"
 #include "opendr/opendr.h"
@@ -9,6 +10,7 @@
 #include "soft_rasterize/soft_rasterize.h"
 
 namespace py = pybind11;
+using renderers::EdgeParams;
 using renderers::OpenDRParams;
 using renderers::RasterizeParams;
 using renderers::SoftRasParams;
@@ -78,4 +80,21 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("opendr_backward", &renderers::opendr_backward,
         "OpenDR backward: (face_vertices, textures, image, face_index, weights, mask, grad_image, params) -> "
         "[grad_face_vertices, grad_textures]");
+
+  py::class_<EdgeParams, RasterizeParams>(m, "EdgeParams")
+      .def(py::init<>())
+      .def_readwrite("samples_per_side", &EdgeParams::samples_per_side)
+      .def_readwrite("edge_samples", &EdgeParams::edge_samples)
+      .def_readwrite("seed", &EdgeParams::seed)
+      .def_readwrite("offset", &EdgeParams::offset)
+      .def_readwrite("emulate_cuda", &EdgeParams::emulate_cuda);
+
+  m.def("edge_forward", &renderers::edge_forward,
+        "Edge-sampling forward: (face_vertices, textures, params) -> "
+        "[image (B,4,S,S), sample_face (B,S,S,n*n) int32]");
+  m.def("edge_backward", &renderers::edge_backward,
+        "Edge-sampling backward: (face_vertices, textures, edges (E,6)|(B,E,6) int32, sample_face, grad_image, "
+        "params) -> [grad_face_vertices, grad_textures]");
+  m.def("edge_random_uniform", &renderers::edge_random_uniform,
+        "The counter-based generator of csrc/common/random.h: (seed, stream, counters int64) -> float64 in [0, 1)");
 }

@@ -29,7 +29,7 @@ def test_experiment_composes_and_instantiates(experiment, tmp_path):
                                           ("trainer", "ddp_cpu"), ("trainer", "ddp_spawn"), ("logger", "wandb"),
                                           ("logger", "csv"), ("logger", "none"), ("model", "softras_color"),
                                           ("model", "nmr"), ("model/encoder", "resnet18"),
-                                          ("model/encoder", "resnet34"), ("renderer", "nmr"), ("renderer", "opendr"),
+                                          ("model/encoder", "resnet34"), ("renderer", "nmr"), ("renderer", "opendr"), ("renderer", "edge"),
                                           ("hparams_search", "softras_optuna"), ("hydra/launcher", "local_parallel"),
                                           ("hydra/launcher", "slurm")])
 def test_config_groups_compose(group, option, tmp_path):

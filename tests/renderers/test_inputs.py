@@ -67,7 +67,7 @@ def test_bad_textures(renderer, scene, textures, error, message):
 
 
 def test_unknown_renderer_lists_valid_names():
-    with pytest.raises(KeyError, match=r"unknown renderer 'softrass'.*available: nmr, opendr, softras.*Did you mean 'softras'"):
+    with pytest.raises(KeyError, match=r"unknown renderer 'softrass'.*available: edge, nmr, opendr, softras.*Did you mean 'softras'"):
         renderers.create("softrass")
 
 

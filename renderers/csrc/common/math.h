@@ -10,6 +10,10 @@ namespace renderers {
 
 HOST_DEVICE FORCE_INLINE float sqrt_(float x) { return sqrtf(x); }
 HOST_DEVICE FORCE_INLINE double sqrt_(double x) { return sqrt(x); }
+HOST_DEVICE FORCE_INLINE float floor_(float x) { return floorf(x); }
+HOST_DEVICE FORCE_INLINE double floor_(double x) { return floor(x); }
+HOST_DEVICE FORCE_INLINE float ceil_(float x) { return ceilf(x); }
+HOST_DEVICE FORCE_INLINE double ceil_(double x) { return ceil(x); }
 
 template <typename T>
 HOST_DEVICE FORCE_INLINE T min_(T a, T b) { return b < a ? b : a; }

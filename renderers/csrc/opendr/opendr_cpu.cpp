@@ -103,7 +103,6 @@ void forward_emulated_impl(const at::Tensor& face_vertices, const at::Tensor& te
                            int64_t edge_batch_stride, const OpenDRParams& params, at::Tensor& image,
                            at::Tensor& face_index, at::Tensor& weights, at::Tensor& depth, at::Tensor& mask) {
   const OpenDRKernelParams<T> p = opendr_kernel_params<T>(face_vertices, textures, edges, edge_batch_stride, params);
-  const int64_t batch = face_vertices.size(0);
   opendr_forward_with_scratch(SerialLauncher{}, face_vertices, textures, edges, p, image, face_index, weights, depth,
                               mask);
 }

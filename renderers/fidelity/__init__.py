@@ -1,0 +1,1 @@
+"""Gradient-fidelity tools: exact ground truth and measurements of renderers' gradients."""
