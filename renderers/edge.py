@@ -39,7 +39,7 @@ from ._ext import extension
 from .base import Mesh, Renderer
 from .random import fresh_seed
 from .registry import register
-from .topology import soup_edge_table
+from .topology import edges_for
 from .zbuffer import ZBufferOptions, face_color_input, raster_params
 
 __all__ = ["EdgeOptions", "EdgeRenderer", "edge_rasterize", "DEFAULT_OFFSET"]
@@ -150,10 +150,7 @@ def edge_rasterize(
     emulate_cuda: run the CUDA launch sequence serially on CPU tensors (for tests).
     """
     textures, kind = face_color_input(face_vertices, face_colors, kind)
-    if edges is None:
-        edges = soup_edge_table(face_vertices.shape[1], face_vertices.device)
-    elif not isinstance(edges, torch.Tensor):
-        raise TypeError(f"edges must be a tensor (see renderers.topology.edge_table), got {type(edges).__name__}")
+    edges = edges_for(face_vertices, edges)
     params = kernel_params(
         image_size,
         kind,
@@ -167,7 +164,7 @@ def edge_rasterize(
         background=background,
         emulate_cuda=emulate_cuda,
     )
-    return _EdgeRasterize.apply(face_vertices.contiguous(), textures, edges.to(torch.int32).contiguous(), params)
+    return _EdgeRasterize.apply(face_vertices.contiguous(), textures, edges, params)
 
 
 @register("edge")

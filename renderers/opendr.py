@@ -61,7 +61,7 @@ import torch
 from ._ext import check_device, extension
 from .base import Mesh, Renderer
 from .registry import register
-from .topology import soup_edge_table
+from .topology import edges_for
 from .zbuffer import ZBufferOptions, face_color_input, raster_params, render_supersampled
 
 __all__ = ["OpenDROptions", "OpenDRRenderer", "OpenDRMaps", "opendr_rasterize", "opendr_maps"]
@@ -116,16 +116,6 @@ class _OpenDRRasterize(torch.autograd.Function):
         return grad_faces, (grad_textures if ctx.needs_input_grad[1] else None), None, None
 
 
-def _edges_for(face_vertices: torch.Tensor, edges: torch.Tensor | None) -> torch.Tensor:
-    if edges is None:
-        return soup_edge_table(face_vertices.shape[1], face_vertices.device)
-    if not isinstance(edges, torch.Tensor):
-        raise TypeError(f"edges must be a tensor (see renderers.topology.edge_table), got {type(edges).__name__}")
-    if edges.device != face_vertices.device:
-        raise ValueError(f"edges are on {edges.device} but face vertices on {face_vertices.device}")
-    return edges.to(torch.int32).contiguous()
-
-
 def opendr_rasterize(
     face_vertices: torch.Tensor,
     face_colors: torch.Tensor | None,
@@ -152,7 +142,7 @@ def opendr_rasterize(
     """
     textures, kind = face_color_input(face_vertices, face_colors, kind)
     params = kernel_params(image_size, kind, overdraw, near, far, double_sided, background, emulate_cuda)
-    return _OpenDRRasterize.apply(face_vertices.contiguous(), textures, _edges_for(face_vertices, edges), params)
+    return _OpenDRRasterize.apply(face_vertices.contiguous(), textures, edges_for(face_vertices, edges), params)
 
 
 class OpenDRMaps(NamedTuple):
@@ -186,7 +176,7 @@ def opendr_maps(
     check_device(face_vertices, "face_vertices")
     params = kernel_params(image_size, None, overdraw, near, far, double_sided, emulate_cuda=emulate_cuda)
     _, face_index, weights, depth, mask = extension().opendr_forward(
-        face_vertices.contiguous(), face_vertices.new_empty(0), _edges_for(face_vertices, edges), params
+        face_vertices.contiguous(), face_vertices.new_empty(0), edges_for(face_vertices, edges), params
     )
     return OpenDRMaps(face_index.long(), weights, depth, mask.bool())
 

@@ -28,7 +28,7 @@ from collections import OrderedDict
 
 import torch
 
-__all__ = ["edge_table", "soup_edge_table", "EDGE_COLUMNS"]
+__all__ = ["edge_table", "soup_edge_table", "edges_for", "EDGE_COLUMNS"]
 
 EDGE_COLUMNS = ("face_a", "slot_a0", "slot_a1", "face_b", "slot_b0", "slot_b1")
 
@@ -118,3 +118,15 @@ def soup_edge_table(num_faces: int, device: torch.device | str = "cpu") -> torch
     corner = torch.arange(3, device=device).repeat(num_faces)
     minus = torch.full_like(face, -1)
     return torch.stack((face, corner, (corner + 1) % 3, minus, minus, minus), dim=1).to(torch.int32)
+
+
+def edges_for(face_vertices: torch.Tensor, edges: torch.Tensor | None) -> torch.Tensor:
+    """The int32 edge table a kernel receives for screen-space faces ``(B, F, 3, 3)``: ``edges`` (an
+    :func:`edge_table`), checked for type and device, or the soup table when ``None``."""
+    if edges is None:
+        return soup_edge_table(face_vertices.shape[1], face_vertices.device)
+    if not isinstance(edges, torch.Tensor):
+        raise TypeError(f"edges must be a tensor (see renderers.topology.edge_table), got {type(edges).__name__}")
+    if edges.device != face_vertices.device:
+        raise ValueError(f"edges are on {edges.device} but face vertices on {face_vertices.device}")
+    return edges.to(torch.int32).contiguous()

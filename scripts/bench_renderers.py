@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Renderer benchmark: compiled kernels against their plain PyTorch references, same run.
 
-For each workload and renderer (SoftRas, NMR, OpenDR) it prints forward and forward+backward time per
+For each workload and renderer (SoftRas, NMR, OpenDR, edge sampling) it prints forward and forward+backward time per
 image, peak memory (resident-set growth of a fresh worker process) and the number of (pixel,
 face) pairs each implementation evaluates per image, with the speed-up of the compiled renderer
 over its reference. Every measurement runs in its own subprocess so that peak memory is its own.
@@ -51,7 +51,10 @@ WORKLOADS = {
     "c": dict(title="1 mesh, 13k faces, 256x256, colour", batch=4, ref_batch=1, size=256, faces="dense",
               colour=True, ref_pixels=1024, nmr_ref_pixels=512, nmr_ref_faces=200, opendr_ref_pixels=512),
 }
-IMPLS = {"softras": ("softras", "dense ref"), "nmr": ("nmr", "nmr ref"), "opendr": ("opendr", "opendr ref")}
+IMPLS = {"softras": ("softras", "dense ref"), "nmr": ("nmr", "nmr ref"), "opendr": ("opendr", "opendr ref"),
+         "edge": ("edge", "edge ref")}
+EDGE = dict(samples_per_pixel=4, edge_samples=4096)  # configs/renderer/edge.yaml
+EDGE_REFERENCE_WORKLOADS = "a"  # its brute-force reference holds (samples x faces) tensors: too big for b, c
 SOFTRAS = dict(sigma=1e-4, dist_eps=1e-10, gamma=1e-4)
 REFERENCE_REPEATS = 3  # the dense reference is slow: median of 3
 
@@ -194,6 +197,55 @@ def opendr_reference_worker(key: str) -> dict:
                 **{"fwd+bwd": fwd + _median(backward) * 1e3})
 
 
+def edge_pairs(face_screen: torch.Tensor, size: int) -> float:
+    """(area sample, face) pairs the edge sampler's forward tests per image: each pixel's samples
+    against the faces binned in its 2x2-pixel tile (a face counts in every tile its box touches)."""
+    tile = 2
+    x, y = face_screen[..., 0], face_screen[..., 1]
+    c0 = ((x.amin(-1) + 1) * size / (2 * tile)).floor().clamp(0, (size - 1) // tile)
+    c1 = ((x.amax(-1) + 1) * size / (2 * tile)).floor().clamp(0, (size - 1) // tile)
+    r0 = ((1 - y.amax(-1)) * size / (2 * tile)).floor().clamp(0, (size - 1) // tile)
+    r1 = ((1 - y.amin(-1)) * size / (2 * tile)).floor().clamp(0, (size - 1) // tile)
+    tiles = ((c1 - c0 + 1) * (r1 - r0 + 1)).sum(-1).mean()
+    return float(tiles) * tile * tile * EDGE["samples_per_pixel"]
+
+
+def edge_reference_worker(key: str) -> dict:
+    """The plain-PyTorch edge estimator (renderers.reference.edge) on one image of workload ``key``."""
+    from renderers.camera import project
+    from renderers.lighting import gather_face_vertices
+    from renderers.reference.edge import edge_rasterize_reference
+    from renderers.topology import edge_table
+
+    workload = WORKLOADS[key]
+    if key not in EDGE_REFERENCE_WORKLOADS:
+        return dict(batch=0, pairs=math.nan, peak_mb=math.nan, scaled_from=None, threads=torch.get_num_threads(),
+                    fwd=math.nan, **{"fwd+bwd": math.nan})
+    vertices, faces, eye, _ = build_scene(workload, 1)
+    size = workload["size"]
+    edges = edge_table(faces)
+    upstream = torch.randn(1, 4, size, size, generator=torch.Generator().manual_seed(1))
+
+    def run(backward: bool):
+        face_screen = gather_face_vertices(project(vertices, eye, 15.0), faces[None]).requires_grad_(backward)
+        image = edge_rasterize_reference(face_screen, None, size, edges=edges, seed=1, **EDGE)
+        if backward:
+            (image * upstream).sum().backward()
+
+    baseline_rss = _rss_mb()
+    timings = {}
+    for backward in (False, True):
+        samples = []
+        for _ in range(REFERENCE_REPEATS):
+            start = time.perf_counter()
+            run(backward)
+            samples.append(time.perf_counter() - start)
+        timings["fwd+bwd" if backward else "fwd"] = sorted(samples)[len(samples) // 2] * 1e3
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return dict(batch=1, pairs=float(size * size * EDGE["samples_per_pixel"] * faces.shape[0]), peak_mb=peak - baseline_rss,
+                scaled_from=None, threads=torch.get_num_threads(), **timings)
+
+
 def worker(key: str, impl: str, repeats: int) -> dict:
     import renderers
     from renderers.camera import project
@@ -204,13 +256,17 @@ def worker(key: str, impl: str, repeats: int) -> dict:
         return nmr_reference_worker(key)
     if impl == "opendr ref":
         return opendr_reference_worker(key)
+    if impl == "edge ref":
+        return edge_reference_worker(key)
     workload = WORKLOADS[key]
-    compiled = impl in ("softras", "nmr", "opendr")
+    compiled = impl in ("softras", "nmr", "opendr", "edge")
     batch = workload["batch"] if compiled else workload["ref_batch"]
     vertices, faces, eye, colours = build_scene(workload, batch)
     size = workload["size"]
     if impl in ("nmr", "opendr"):
         renderer = renderers.create(impl, image_size=size, silhouette_only=not workload["colour"])
+    elif impl == "edge":
+        renderer = renderers.create("edge", image_size=size, silhouette_only=not workload["colour"], **EDGE)
     else:
         renderer = renderers.create("softras", image_size=size, silhouette_only=not workload["colour"], **SOFTRAS)
     textures = colours if workload["colour"] else None
@@ -221,6 +277,8 @@ def worker(key: str, impl: str, repeats: int) -> dict:
     if compiled:
         if impl == "softras":
             pairs = candidate_pairs(face_screen, size)
+        elif impl == "edge":
+            pairs = edge_pairs(face_screen, size)
         else:
             pairs = nmr_pairs(face_screen, 2 * size if impl == "nmr" else size)
 
@@ -285,7 +343,8 @@ def _rss_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default="abc", help="subset of a, b, c")
-    parser.add_argument("--renderers", default="softras,nmr,opendr", help="comma-separated subset of softras, nmr, opendr")
+    parser.add_argument("--renderers", default="softras,nmr,opendr,edge",
+                        help="comma-separated subset of softras, nmr, opendr, edge")
     parser.add_argument("--repeats", type=int, default=20, help="timed repetitions of the compiled renderer")
     parser.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -316,16 +375,22 @@ def main() -> None:
             for impl, r in zip(IMPLS[name], (ours, ref)):
                 label = f"({key}) {WORKLOADS[key]['title']}" if first else ""
                 first = False
+                if r["batch"] == 0:  # a reference not run for this workload
+                    print(f"{label:<44} {impl:<10} {'(not run: too large for the dense reference)':>50}")
+                    continue
                 ratio_f = ref["fwd"] / r["fwd"]
                 ratio_fb = ref["fwd+bwd"] / r["fwd+bwd"]
                 note = f"  (scaled from {r['scaled_from']})" if r["scaled_from"] else ""
+                ratios = f"{ratio_f:>7.0f}x {ratio_fb:>7.0f}x" if ref["batch"] else f"{'-':>8} {'-':>8}"
                 print(f"{label:<44} {impl:<10} {r['batch']:>5} {r['fwd']:>11.3f} {r['fwd+bwd']:>11.3f} {r['peak_mb']:>8.0f} "
-                      f"{r['pairs']:>11.3g} {ratio_f:>7.0f}x {ratio_fb:>7.0f}x{note}")
+                      f"{r['pairs']:>11.3g} {ratios}{note}")
     print(f"\nx = reference time / compiled time per image (each renderer against its own reference); medians of "
           f"{args.repeats} (compiled) and {REFERENCE_REPEATS} (reference) runs.")
     print("pairs/img: (pixel, face) pairs evaluated per image; softras visits only pixels inside each face's")
     print("bounding box grown by sqrt(sigma log(1/dist_eps - 1)), nmr and opendr those inside each face's bounding box")
-    print("(nmr at the supersampled size), the dense references all pixels x all faces.")
+    print("(nmr at the supersampled size), edge its area samples x the faces binned in their tile, the dense references")
+    print("all pixels (edge: all area samples) x all faces. edge: 2x2 area samples, 4096 boundary samples per image;")
+    print("its reference runs on workload (a) only.")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ RENDERERS_CUDA=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} .venv/bin/pyt
 so=$(find "$scratch/lib" -name '_C*.so' | head -1)
 nm -D "$so" > "$scratch/symbols"  # (grep -q on a pipe could SIGPIPE nm under pipefail)
 for symbol in soft_rasterize_forward_cuda rasterize_forward_cuda kato_backward_cuda gather_faces_backward_cuda \
-    opendr_forward_cuda opendr_backward_cuda; do
+    opendr_forward_cuda opendr_backward_cuda edge_forward_cuda edge_backward_cuda; do
   grep -q "$symbol" "$scratch/symbols" || { echo "[cuda-build] CUDA symbol $symbol missing in $so"; exit 1; }
 done
 echo "[cuda-build] ok: $(basename "$so") links the CUDA kernels"

@@ -47,15 +47,16 @@ def worker(renderer: str, seed: int, steps: int | None, out_dir: Path) -> dict:
         overrides.append(f"trainer.max_steps={steps}")
     with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
         cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
-    HydraConfig().set_config(cfg)
+    HydraConfig().set_config(cfg)  # so that ${hydra:...} resolves, as under the CLI
     with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(out_dir)
+        del cfg["hydra"]
     start = time.perf_counter()
     metrics, objects = train(cfg)
     seconds = time.perf_counter() - start
     best = objects["trainer"].checkpoint_callback.best_model_path
     return dict(renderer=renderer, seed=seed, steps=int(objects["trainer"].global_step),
-                val_iou=100 * float(metrics["val/iou/mean"]), test_iou=100 * float(metrics["test/iou/mean"]),
+                val_iou=100 * float(metrics.get("val/iou/mean", float("nan"))),
+                test_iou=100 * float(metrics.get("test/iou/mean", float("nan"))),
                 tested_checkpoint=Path(best).name if best else "", seconds=seconds)
 
 

@@ -8,9 +8,9 @@ its **box-filtered** image (each pixel the mean of the scene over its area):
   a fully visible triangle, a convex closed mesh (whose silhouette is the convex hull of its
   projected vertices) and a triangle in front of a quad (the intersection polygon).
 * *finite differences* (:func:`finite_difference_derivatives`): central differences of a heavily
-  supersampled render (the hard z-buffer at ``factor`` times the size, averaged over blocks:
-  visibility code independent of the edge sampler's) along a few random directions, with the
-  error bar from two step sizes. Used for a self-occluding non-convex mesh with smooth lit
+  supersampled render (the hard z-buffer at ``factor`` (32) times the size, averaged over blocks:
+  visibility code independent of the edge sampler's) along a few smooth directions (translations
+  and random affine deformations), with the error bar from two step sizes. Used for a self-occluding non-convex mesh with smooth lit
   shading, the same mesh partly off-screen, and a uniformly coloured smooth-shaded sphere turned
   about its centre under a fixed light (the "illumination, not geometry" case: the true image
   barely changes, so the true derivative along the rotation is about zero).
@@ -61,8 +61,10 @@ class TruthScene:
     light: renderer lighting options (the scene's light).
     exact: world vertices ``(1, V, 3)`` -> exact image ``(1, 4, S, S)`` (differentiable), or None
         for the finite-difference scenes.
-    directions: for finite-difference scenes, unit directions ``(K, V, 3)`` in which derivatives are
-        compared (the first of the illumination scene is its rotation).
+    directions: for finite-difference scenes, directions ``(K, V, 3)`` (root-mean-square vertex
+        displacement 1) in which derivatives are compared (the illumination scene's: its rotation,
+        then a translation).
+    step: the finite-difference step along a direction, world units (a quarter pixel).
     """
 
     name: str
@@ -75,7 +77,7 @@ class TruthScene:
     exact: Callable[[torch.Tensor], torch.Tensor] | None = None
     directions: torch.Tensor | None = None
     silhouette_only: bool = False
-    step: float = 0.0  # finite-difference step (world units along a unit direction)
+    step: float = 0.0
 
     def lighting(self) -> Lighting:
         o = self.light
@@ -138,10 +140,26 @@ def _occlusion_scene(size: int) -> TruthScene:
     return TruthScene("occlusion", vertices, faces, eye, textures, AMBIENT_ONLY, size, exact)
 
 
-def _random_directions(count: int, num_vertices: int, seed: int) -> torch.Tensor:
+def _rms_unit(d: torch.Tensor) -> torch.Tensor:
+    """Directions ``(K, V, 3)`` scaled to a root-mean-square vertex displacement of 1."""
+    return d / (d.flatten(1).norm(dim=1) / math.sqrt(d.shape[1]))[:, None, None]
+
+
+def _smooth_directions(vertices: torch.Tensor, seed: int) -> torch.Tensor:
+    """Smooth motions of all vertices ``(4, V, 3)``: translations along x and y, and two random
+    affine maps ``v -> A v`` (low-frequency deformations keep the mesh valid and the image
+    smooth in the step, where independent per-vertex noise would fold faces)."""
     gen = torch.Generator().manual_seed(seed)
-    d = torch.randn(count, num_vertices, 3, generator=gen, dtype=torch.float64)
-    return d / d.flatten(1).norm(dim=1)[:, None, None]
+    v = vertices[0]
+    moves = [torch.tensor([1.0, 0.0, 0.0], dtype=v.dtype).expand_as(v), torch.tensor([0.0, 1.0, 0.0], dtype=v.dtype).expand_as(v)]
+    for _ in range(2):
+        moves.append(v @ torch.randn(3, 3, generator=gen, dtype=v.dtype).T)
+    return _rms_unit(torch.stack(moves))
+
+
+def _half_pixel(size: int, distance: float = 2.732) -> float:
+    """Half a pixel in world units at the origin's distance (the finite-difference step)."""
+    return 0.5 * 2.0 * distance * math.tan(math.radians(VIEWING_ANGLE)) / size
 
 
 def _bumpy_scene(size: int, name: str, shift: tuple[float, float, float]) -> TruthScene:
@@ -151,7 +169,7 @@ def _bumpy_scene(size: int, name: str, shift: tuple[float, float, float]) -> Tru
     gen = torch.Generator().manual_seed(4)
     colours = 0.3 + 0.7 * torch.rand(1, vertices.shape[1], 3, generator=gen, dtype=torch.float64)
     return TruthScene(name, vertices, faces, eye, colours, SHADED, size,
-                      directions=_random_directions(4, vertices.shape[1], 5), step=4e-3)
+                      directions=_smooth_directions(vertices, 5), step=_half_pixel(size) / 2)
 
 
 def _illumination_scene(size: int) -> TruthScene:
@@ -164,9 +182,9 @@ def _illumination_scene(size: int) -> TruthScene:
     axis = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)  # turn about the vertical axis
     rotation = torch.linalg.cross(axis.expand_as(vertices[0]), vertices[0])
     translation = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64).expand_as(vertices[0])
-    directions = torch.stack((rotation / rotation.norm(), translation / translation.norm()))
+    directions = _rms_unit(torch.stack((rotation, translation)))
     return TruthScene("illumination", vertices, torch.tensor(mesh.faces), eye, colours, SHADED, size,
-                      directions=directions, step=4e-3)
+                      directions=directions, step=_half_pixel(size) / 2)
 
 
 def truth_scenes(size: int = 32) -> list[TruthScene]:
@@ -193,7 +211,7 @@ def supersampled_image(scene: TruthScene, vertices: torch.Tensor, factor: int = 
 
 @torch.no_grad()
 def finite_difference_derivatives(scene: TruthScene, loss: Callable[[torch.Tensor], torch.Tensor],
-                                  factor: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+                                  factor: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     """Central differences of ``loss(supersampled image)`` along ``scene.directions``: derivatives
     ``(K,)`` at step h and their error bars ``(K,)`` (difference from the step 2h estimate)."""
     values, bars = [], []
