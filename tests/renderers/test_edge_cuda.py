@@ -14,7 +14,7 @@ import torch
 from renderers._ext import has_cuda
 from renderers.edge import edge_rasterize
 
-from .conftest import forward_backward, random_screen_faces, random_textures
+from .conftest import assert_gpu_matches_cpu, forward_backward, random_screen_faces, random_textures
 from .edge_scenes import sphere_faces
 
 pytestmark = pytest.mark.skipif(
@@ -37,12 +37,7 @@ def test_cuda_matches_cpu(kind, dtype, mesh):
     cpu = forward_backward(edge_rasterize, faces, textures, upstream, kind, edges=edges, **options)
     gpu = forward_backward(edge_rasterize, faces.cuda(), None if textures is None else textures.cuda(),
                            upstream.cuda(), kind, edges=None if edges is None else edges.cuda(), **options)
-    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-10)
-    torch.testing.assert_close(gpu[0].cpu(), cpu[0], **tol)
-    scale = float(cpu[1].abs().max()) or 1.0
-    torch.testing.assert_close(gpu[1].cpu() / scale, cpu[1] / scale, **tol)
-    if textures is not None:
-        torch.testing.assert_close(gpu[2].cpu(), cpu[2], **tol)
+    assert_gpu_matches_cpu(gpu, cpu, dtype)
 
 
 def test_cuda_is_deterministic():

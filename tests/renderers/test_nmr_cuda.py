@@ -11,7 +11,7 @@ import torch
 from renderers._ext import has_cuda
 from renderers.nmr import hard_rasterize, rasterize_maps
 
-from .conftest import forward_backward, random_screen_faces, random_textures
+from .conftest import assert_gpu_matches_cpu, forward_backward, random_screen_faces, random_textures
 
 pytestmark = pytest.mark.skipif(
     not (torch.cuda.is_available() and has_cuda()), reason="needs a CUDA device and a CUDA build of renderers"
@@ -38,12 +38,7 @@ def test_cuda_matches_cpu(kind, double_sided, dtype):
     cpu = forward_backward(hard_rasterize, faces, textures, upstream, kind, **options)
     gpu = forward_backward(hard_rasterize, faces.cuda(), None if textures is None else textures.cuda(),
                            upstream.cuda(), kind, **options)
-    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-10)
-    torch.testing.assert_close(gpu[0].cpu(), cpu[0], **tol)
-    scale = float(cpu[1].abs().max()) or 1.0
-    torch.testing.assert_close(gpu[1].cpu() / scale, cpu[1] / scale, **tol)
-    if textures is not None:
-        torch.testing.assert_close(gpu[2].cpu(), cpu[2], **tol)
+    assert_gpu_matches_cpu(gpu, cpu, dtype)
     cpu_maps, gpu_maps = rasterize_maps(faces, 40), rasterize_maps(faces.cuda(), 40)
     assert torch.equal(gpu_maps.face_index.cpu(), cpu_maps.face_index)
 

@@ -13,7 +13,7 @@ import torch
 from renderers._ext import has_cuda
 from renderers.opendr import opendr_maps, opendr_rasterize
 
-from .conftest import forward_backward, random_screen_faces, random_textures
+from .conftest import assert_gpu_matches_cpu, forward_backward, random_screen_faces, random_textures
 from .test_opendr_backward import _mesh_scene
 
 pytestmark = pytest.mark.skipif(
@@ -37,12 +37,7 @@ def test_cuda_matches_cpu(kind, double_sided, dtype, mesh):
     cpu = forward_backward(opendr_rasterize, faces, textures, upstream, kind, edges=edges, **options)
     gpu = forward_backward(opendr_rasterize, faces.cuda(), None if textures is None else textures.cuda(),
                            upstream.cuda(), kind, edges=None if edges is None else edges.cuda(), **options)
-    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-10)
-    torch.testing.assert_close(gpu[0].cpu(), cpu[0], **tol)
-    scale = float(cpu[1].abs().max()) or 1.0
-    torch.testing.assert_close(gpu[1].cpu() / scale, cpu[1] / scale, **tol)
-    if textures is not None:
-        torch.testing.assert_close(gpu[2].cpu(), cpu[2], **tol)
+    assert_gpu_matches_cpu(gpu, cpu, dtype)
     cpu_maps = opendr_maps(faces, 40, edges=edges)
     gpu_maps = opendr_maps(faces.cuda(), 40, edges=None if edges is None else edges.cuda())
     assert torch.equal(gpu_maps.mask.cpu(), cpu_maps.mask) and torch.equal(gpu_maps.face_index.cpu(), cpu_maps.face_index)

@@ -13,7 +13,7 @@ import torch
 from renderers._ext import has_cuda
 from renderers.softras import SoftRasOptions, soft_rasterize
 
-from .conftest import random_screen_faces, random_textures
+from .conftest import assert_gpu_matches_cpu, random_screen_faces, random_textures
 
 pytestmark = pytest.mark.skipif(
     not (torch.cuda.is_available() and has_cuda()), reason="needs a CUDA device and a CUDA build of renderers"
@@ -41,12 +41,7 @@ def test_cuda_matches_cpu(dist_func, aggr_alpha, aggr_rgb, kind, dtype):
     upstream = torch.randn(3, 4, 40, 40, dtype=dtype, generator=torch.Generator().manual_seed(3))
     cpu = _forward_backward(faces, textures, options, kind, upstream)
     gpu = _forward_backward(faces.cuda(), None if textures is None else textures.cuda(), options, kind, upstream.cuda())
-    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-10)
-    torch.testing.assert_close(gpu[0].cpu(), cpu[0], **tol)
-    scale = float(cpu[1].abs().max()) or 1.0
-    torch.testing.assert_close(gpu[1].cpu() / scale, cpu[1] / scale, **tol)
-    if textures is not None:
-        torch.testing.assert_close(gpu[2].cpu(), cpu[2], **tol)
+    assert_gpu_matches_cpu(gpu, cpu, dtype)
 
 
 def test_cuda_is_deterministic():
