@@ -21,6 +21,7 @@ It returns ``(B, 4, H, W)`` RGBA with the silhouette in channel 3. Lighting is a
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -32,14 +33,41 @@ from .lighting import Lighting, directional_light, face_normals, vertex_normals
 from .textures import check_textures
 from .topology import edge_table
 
-__all__ = ["RenderOptions", "Renderer", "Mesh", "check_mesh_inputs"]
+__all__ = ["RenderOptions", "Renderer", "Mesh", "check_mesh_inputs", "check_positive", "check_depth_range",
+           "COMPUTE_DTYPES"]
+
+#: dtypes the kernels compute in; float16 / bfloat16 inputs are computed in float32 and the image is
+#: returned in the input dtype (so mixed-precision training works)
+COMPUTE_DTYPES = (torch.float32, torch.float64)
 
 
 def _check_color(value: Sequence[float], name: str) -> tuple[float, float, float]:
     values = tuple(float(v) for v in value)
     if len(values) != 3:
         raise ValueError(f"{name} must have 3 components, got {value!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{name} must be finite, got {value!r}")
     return values  # type: ignore[return-value]
+
+
+def check_positive(options: object, *names: str) -> None:
+    """Raises a ValueError naming the first option of ``names`` that is not a positive finite number."""
+    for name in names:
+        value = getattr(options, name)
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def check_depth_range(near: float, far: float, finite_far: bool) -> None:
+    """The near-plane policy shared by every renderer: ``near`` is a positive finite depth (faces
+    with a corner nearer than it are not drawn), ``far > near`` (``+inf`` where ``finite_far`` is
+    false)."""
+    if not (math.isfinite(float(near)) and float(near) > 0.0):
+        raise ValueError(f"near must be a positive finite depth (faces with a corner nearer than near are not "
+                         f"drawn), got {near!r}")
+    if not float(near) < float(far) or (finite_far and not math.isfinite(float(far))):
+        bound = "a finite depth larger than near" if finite_far else "larger than near (+inf allowed)"
+        raise ValueError(f"far must be {bound}, got near={near!r}, far={far!r}")
 
 
 @dataclasses.dataclass
@@ -75,8 +103,9 @@ class RenderOptions:
         if sum(v * v for v in self.light_direction) == 0.0:
             raise ValueError("light_direction must not be the zero vector")
         for name in ("light_intensity_ambient", "light_intensity_directional"):
-            if float(getattr(self, name)) < 0.0:
-                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f"{name} must be a non-negative finite number, got {getattr(self, name)!r}")
 
 
 def _choice(value: str, choices: Sequence[str], name: str) -> str:
@@ -114,15 +143,24 @@ def check_mesh_inputs(
     for tensor, what in ((faces, "faces"), (eye, "eye")):
         if tensor.device != vertices.device:
             raise ValueError(f"{what} is on {tensor.device} but vertices are on {vertices.device}")
-    if not torch.isfinite(vertices).all():
-        raise ValueError("vertices contain NaN or infinite values")
-    if not torch.isfinite(eye).all():
-        raise ValueError("eye contains NaN or infinite values")
+    eye = eye.to(vertices.dtype)
+    # Every value check in one device-to-host copy (one sync on a GPU).
+    checks = [torch.isfinite(vertices).all(), torch.isfinite(eye).all(),
+              eye.detach().double().square().sum(-1).amin() if batch > 0 else eye.new_ones((), dtype=torch.float64)]
     if faces.numel() > 0:
-        low, high = (int(v) for v in torch.aminmax(shared_faces))
+        checks += list(torch.aminmax(shared_faces))
+    values = torch.stack([c.double() for c in checks]).tolist()
+    if not values[0]:
+        raise ValueError("vertices contain NaN or infinite values")
+    if not values[1]:
+        raise ValueError("eye contains NaN or infinite values")
+    if not values[2] > 1e-24:
+        raise ValueError("eye must not be at the look-at target (the origin): the viewing direction is undefined")
+    if faces.numel() > 0:
+        low, high = int(values[3]), int(values[4])
         if low < 0 or high >= num_vertices:
             raise IndexError(f"face indices must be in [0, {num_vertices - 1}] (V = {num_vertices}), got range [{low}, {high}]")
-    return vertices, faces, eye.to(vertices.dtype)
+    return vertices, faces, eye
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -180,7 +218,20 @@ class Renderer(nn.Module):
         lights: the lighting as (differentiable) tensors, shared or per image; ``None``: the
             options' ``light_*`` values (see :class:`renderers.lighting.Lighting`).
         seed: fixes a Monte Carlo renderer's samples for this call (ignored by the others).
+
+        Computed in float32 or float64 (the vertices' dtype); float16 / bfloat16 inputs are
+        computed in float32 and the image is returned in their dtype. Autocast is disabled
+        inside, so under mixed precision the renderer still computes in full precision.
         """
+        output_dtype = vertices.dtype if isinstance(vertices, torch.Tensor) else None
+        if output_dtype in (torch.float16, torch.bfloat16):
+            vertices = vertices.float()
+        device_type = vertices.device.type if isinstance(vertices, torch.Tensor) else "cpu"
+        with torch.autocast(device_type=device_type, enabled=False):
+            image = self._render(vertices, faces, eye, textures, lights, seed)
+        return image if output_dtype in COMPUTE_DTYPES or output_dtype is None else image.to(output_dtype)
+
+    def _render(self, vertices, faces, eye, textures, lights, seed) -> torch.Tensor:
         vertices, faces, eye = check_mesh_inputs(vertices, faces, eye)
         opts = self.options
         face_screen = project_faces(vertices, eye, faces, opts.viewing_angle)

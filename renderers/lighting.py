@@ -64,8 +64,21 @@ class Lighting:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
 
+def _power_of_two_scale(points: torch.Tensor) -> torch.Tensor:
+    """A constant ``(B, 1, ..., 1)`` power of two bringing each mesh's largest coordinate of
+    ``points (B, ...)`` into [0.5, 1): normals are scale-invariant, and scaling by a power of two
+    is exact, so this changes nothing but keeps the cross products of huge meshes (coordinates of
+    1e30 in float32) from overflowing."""
+    largest = points.detach().abs().flatten(1).amax(dim=1) if points.shape[0] and points[0].numel() else None
+    if largest is None:
+        return points.new_ones(())
+    exponent = torch.frexp(largest).exponent.to(points.dtype)
+    return torch.exp2(-exponent).view(-1, *([1] * (points.dim() - 1)))
+
+
 def face_normals(face_vertices: torch.Tensor) -> torch.Tensor:
     """Unit normals ``(B, F, 3)`` of faces given as ``(B, F, 3, 3)`` world vertices."""
+    face_vertices = face_vertices * _power_of_two_scale(face_vertices)
     v0, v1, v2 = face_vertices.unbind(dim=2)
     return torch.nn.functional.normalize(torch.linalg.cross(v1 - v0, v2 - v0, dim=-1), dim=-1, eps=1e-12)
 
@@ -76,6 +89,7 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     ``vertices (B, V, 3)``, ``faces (B, F, 3)`` int64.
     """
     batch, num_vertices, _ = vertices.shape
+    vertices = vertices * _power_of_two_scale(vertices)
     face_vertices = gather_face_vertices(vertices, faces)
     v0, v1, v2 = face_vertices.unbind(dim=2)
     weighted = torch.linalg.cross(v1 - v0, v2 - v0, dim=-1)  # length = 2 * area

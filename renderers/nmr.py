@@ -39,7 +39,7 @@ from typing import NamedTuple
 import torch
 
 from ._ext import check_device, extension
-from .base import Mesh, Renderer
+from .base import Mesh, Renderer, check_positive
 from .registry import register
 from .zbuffer import ZBufferOptions, face_color_input, raster_params, render_supersampled
 
@@ -61,8 +61,7 @@ class NMROptions(ZBufferOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not float(self.eps) > 0.0:
-            raise ValueError(f"eps must be positive, got {self.eps!r}")
+        check_positive(self, "eps")
 
 
 class _HardRasterize(torch.autograd.Function):

@@ -19,11 +19,12 @@ Choices where the reference implementation is silent or inconsistent, made once 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 
 from ._ext import check_device, extension
-from .base import Mesh, RenderOptions, Renderer, _choice
+from .base import Mesh, RenderOptions, Renderer, _choice, check_depth_range, check_positive
 from .registry import register
 
 __all__ = ["SoftRasOptions", "SoftRasRenderer", "soft_rasterize"]
@@ -41,7 +42,8 @@ class SoftRasOptions(RenderOptions):
     sigma: sharpness of the coverage sigmoid, in squared NDC units.
     gamma: temperature of the depth softmax.
     dist_eps: coverage below which a face is skipped at a pixel.
-    near, far: depth range kept by the colour aggregation.
+    near, far: depth range kept by the colour aggregation; faces with a corner nearer than
+        ``near`` are not drawn at all (the near-plane policy of every renderer); ``far`` is finite.
     eps: normalised depth of the background in the softmax.
     dist_func: "euclidean" (squared distance to the boundary) or "barycentric".
     aggr_alpha: "prod" (1 - prod(1 - D)), "sum" or "hard".
@@ -62,13 +64,12 @@ class SoftRasOptions(RenderOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("sigma", "gamma"):
-            if not float(getattr(self, name)) > 0.0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        check_positive(self, "sigma", "gamma")
         if not 0.0 < float(self.dist_eps) < 0.5:
             raise ValueError(f"dist_eps must be in (0, 0.5), got {self.dist_eps!r}")
-        if not float(self.near) < float(self.far):
-            raise ValueError(f"near must be smaller than far, got near={self.near!r}, far={self.far!r}")
+        check_depth_range(self.near, self.far, finite_far=True)  # far normalises the depth softmax
+        if not math.isfinite(float(self.eps)):
+            raise ValueError(f"eps must be finite, got {self.eps!r}")
         _choice(self.dist_func, DIST_FUNCS, "dist_func")
         _choice(self.aggr_alpha, ALPHA_AGGREGATIONS, "aggr_alpha")
         _choice(self.aggr_rgb, RGB_AGGREGATIONS, "aggr_rgb")

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ._ext import check_device, extension
-from .base import RenderOptions
+from .base import RenderOptions, check_depth_range
 
 __all__ = ["ZBufferOptions", "TEXTURE_TYPES", "raster_params", "face_color_input", "render_supersampled"]
 
@@ -20,7 +20,9 @@ TEXTURE_TYPES = {"surface": 0, "vertex": 1, "volume": 2, None: 3}
 
 @dataclasses.dataclass
 class ZBufferOptions(RenderOptions):
-    """near, far: depth range of drawn surface points. double_sided: render back faces too."""
+    """near, far: depth range of drawn surface points (``far`` may be ``inf``); faces with a corner
+    nearer than ``near`` are not drawn at all (the near-plane policy of every renderer).
+    double_sided: render back faces too."""
 
     near: float = 0.1
     far: float = 100.0
@@ -28,8 +30,7 @@ class ZBufferOptions(RenderOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not float(self.near) < float(self.far):
-            raise ValueError(f"near must be smaller than far, got near={self.near!r}, far={self.far!r}")
+        check_depth_range(self.near, self.far, finite_far=False)
 
 
 def raster_params(

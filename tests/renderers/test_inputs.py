@@ -79,10 +79,10 @@ def test_unknown_option_lists_valid_ones():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"sigma": 0.0}, "sigma must be positive"),
-        ({"gamma": -1.0}, "gamma must be positive"),
+        ({"sigma": 0.0}, "sigma must be a positive finite number"),
+        ({"gamma": -1.0}, "gamma must be a positive finite number"),
         ({"dist_eps": 0.7}, r"dist_eps must be in \(0, 0.5\)"),
-        ({"near": 5.0, "far": 1.0}, "near must be smaller than far"),
+        ({"near": 5.0, "far": 1.0}, "far must be a finite depth larger than near"),
         ({"aggr_alpha": "max"}, "aggr_alpha must be one of 'prod', 'sum', 'hard'"),
         ({"aggr_rgb": "mean"}, "aggr_rgb must be one of"),
         ({"dist_func": "manhattan"}, "dist_func must be one of"),

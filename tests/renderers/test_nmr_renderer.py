@@ -110,8 +110,8 @@ def test_rasterize_maps_is_the_exact_renderer():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"near": 5.0, "far": 1.0}, "near must be smaller than far"),
-        ({"eps": 0.0}, "eps must be positive"),
+        ({"near": 5.0, "far": 1.0}, "far must be larger than near"),
+        ({"eps": 0.0}, "eps must be a positive finite number"),
         ({"image_size": 0}, "image_size must be an integer"),
     ],
 )
@@ -166,7 +166,7 @@ def test_kernel_rejects_malformed_tensors_without_crashing():
     with pytest.raises(RuntimeError, match="textures has dtype Double but face_vertices has Float"):
         ext.rasterize_forward(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3, dtype=torch.float64), params)
     params.near, params.far = 2.0, 1.0
-    with pytest.raises(RuntimeError, match="near must be smaller than far"):
+    with pytest.raises(RuntimeError, match="far must be larger than near"):
         ext.rasterize_forward(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3), params)
     params.near, params.far, params.texture_type = 0.1, 100.0, 3
     image, index, _, _ = ext.rasterize_forward(torch.zeros(1, 2, 3, 3), torch.empty(0), params)

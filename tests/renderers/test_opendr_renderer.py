@@ -117,7 +117,7 @@ def test_per_image_face_lists():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"near": 5.0, "far": 1.0}, "near must be smaller than far"),
+        ({"near": 5.0, "far": 1.0}, "far must be larger than near"),
         ({"image_size": 0}, "image_size must be an integer"),
         ({"background": (1.0, 0.0)}, "background must have 3 components"),
     ],
@@ -151,7 +151,7 @@ def test_kernel_rejects_malformed_inputs_without_crashing():
         with pytest.raises(RuntimeError, match="edges contain invalid rows"):
             ext.opendr_forward(faces, torch.empty(0), bad, params)
     params.near, params.far = 2.0, 1.0
-    with pytest.raises(RuntimeError, match="near must be smaller than far"):
+    with pytest.raises(RuntimeError, match="far must be larger than near"):
         ext.opendr_forward(faces, torch.empty(0), good, params)
     params.near, params.far = 0.1, 100.0
     image, index, weights, _, mask = ext.opendr_forward(faces, torch.empty(0), good, params)

@@ -28,6 +28,18 @@ inline void check_same(const at::Tensor& t, const at::Tensor& like, const char* 
                   like.device());
 }
 
+// A background colour: finite RGB.
+template <typename Color>
+inline void check_background(const Color& background) {
+  for (const double c : background) RENDERERS_CHECK(std::isfinite(c), "background colours must be finite, got ", c);
+}
+
+// The kernels index with 32-bit offsets: every tensor they address holds fewer than 2^31 values.
+inline void check_addressable(int64_t numel, const char* name) {
+  RENDERERS_CHECK(numel < (int64_t(1) << 31), name, " would hold ", numel,
+                  " values; the kernels address at most 2^31 - 1 per tensor: render the batch in smaller parts");
+}
+
 // face_vertices (B, F, 3, 3) floating point, fewer than 2^max_faces_log2 faces per mesh.
 inline void check_face_vertices(const at::Tensor& face_vertices, int max_faces_log2) {
   check_floating(face_vertices, "face_vertices");
@@ -35,6 +47,7 @@ inline void check_face_vertices(const at::Tensor& face_vertices, int max_faces_l
                   "face_vertices must have shape (B, F, 3, 3), got ", face_vertices.sizes());
   RENDERERS_CHECK(face_vertices.size(1) < (int64_t(1) << max_faces_log2), "at most 2^", max_faces_log2,
                   " faces per mesh are supported");
+  check_addressable(face_vertices.numel(), "face_vertices");
 }
 
 // Per-face textures (B, F, T, 3) matching face_vertices; returns T. Vertex colours (T = 3) and
@@ -47,6 +60,7 @@ inline int64_t check_face_textures(const at::Tensor& textures, const at::Tensor&
                   "textures must have shape (B, F, T, 3) matching face_vertices ", face_vertices.sizes(), ", got ",
                   textures.sizes());
   const int64_t t = textures.size(2);
+  check_addressable(textures.numel(), "textures");
   if (vertex) {
     RENDERERS_CHECK(t == 3, "vertex textures must have shape (B, F, 3, 3), got ", textures.sizes());
   } else if (square_grid) {

@@ -26,6 +26,9 @@ void check_edge_params(const EdgeParams& p) {
 
 void check_edge_inputs(const at::Tensor& face_vertices, const at::Tensor& textures, const EdgeParams& p) {
   check_rasterize_inputs(face_vertices, textures, p);
+  check_addressable(face_vertices.size(0) * int64_t(p.image_size) * p.image_size * p.samples_per_side *
+                        p.samples_per_side,
+                    "sample_face (B, S, S, n*n)");
   if (p.texture_type == kNmrSurface)
     RENDERERS_CHECK(textures.size(2) == 1,
                     "edge sampling supports one colour per face (surface textures with R = 1); got R*R = ",

@@ -27,8 +27,12 @@ HOST_DEVICE FORCE_INLINE void perspective_point(const T* point, T scale, T* out)
 
 // Adds dL/d(x, y, z) of perspective_point to grad, given g = dL/d(output).
 // dx'/dx = 1 / (z s), dx'/dz = -x / (z^2 s), and the same for y; z' = z.
+// A corner without gradient adds nothing, even where the projection is singular (z = 0): the
+// renderers do not draw faces with a corner nearer than their near plane, and their zero
+// gradient must not become 0 * inf = NaN here.
 template <typename T>
 HOST_DEVICE FORCE_INLINE void perspective_point_backward(const T* point, T scale, const T* g, T* grad) {
+  if (g[0] == T(0) && g[1] == T(0) && g[2] == T(0)) return;
   const T zs = point[2] * scale;
   grad[0] += g[0] / zs;
   grad[1] += g[1] / zs;

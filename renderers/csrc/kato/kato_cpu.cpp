@@ -71,8 +71,9 @@ struct ScanBuffers {
   void mark_shown(const int32_t* face_index, int size) {
     std::fill(shown.begin(), shown.end(), uint8_t(0));
     const int64_t plane = int64_t(size) * size;
-    for (int64_t pix = 0; pix < plane; ++pix)
-      if (face_index[pix] >= 0) shown[face_index[pix]] = 1;
+    const int64_t num_faces = int64_t(shown.size());
+    for (int64_t pix = 0; pix < plane; ++pix)  // ids outside [0, F) (a caller's bad buffer) are never addressed
+      if (face_index[pix] >= 0 && face_index[pix] < num_faces) shown[face_index[pix]] = 1;
   }
 
   HardMaps<T> maps(const T* image, const T* grad, const int32_t* face_index, int size, int first_channel) const {

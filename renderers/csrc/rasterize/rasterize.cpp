@@ -9,8 +9,10 @@ namespace renderers {
 void check_rasterize_params(const RasterizeParams& p) {
   RENDERERS_CHECK(p.image_size > 0 && p.image_size <= 32768, "image_size must be in [1, 32768], got ",
                   p.image_size);
-  RENDERERS_CHECK(std::isfinite(p.near) && std::isfinite(p.far) && p.near < p.far,
-                  "near must be smaller than far, got near=", p.near, " far=", p.far);
+  RENDERERS_CHECK(std::isfinite(p.near) && p.near > 0, "near must be a positive finite depth (faces with a corner "
+                  "nearer than near are not drawn), got ", p.near);
+  RENDERERS_CHECK(p.near < p.far, "far must be larger than near (+inf allowed), got near=", p.near, " far=", p.far);
+  check_background(p.background);
   RENDERERS_CHECK(p.eps > 0 && std::isfinite(p.eps), "eps must be positive, got ", p.eps);
   RENDERERS_CHECK(p.texture_type >= kNmrSurface && p.texture_type <= kNmrNoTexture, "unknown texture_type ",
                   p.texture_type);
@@ -18,6 +20,7 @@ void check_rasterize_params(const RasterizeParams& p) {
 
 void check_rasterize_inputs(const at::Tensor& face_vertices, const at::Tensor& textures, const RasterizeParams& p) {
   check_face_vertices(face_vertices, 30);
+  check_addressable(face_vertices.size(0) * 4 * int64_t(p.image_size) * p.image_size, "the image (B, 4, S, S)");
   if (p.texture_type == kNmrNoTexture) return;
   const int64_t t = check_face_textures(textures, face_vertices, p.texture_type == kNmrVertex,
                                         p.texture_type == kNmrSurface);

@@ -4,7 +4,9 @@
 // OpenDR (opendr/).
 //
 // Forward (REFERENCE section 6): a face covers a pixel centre p when it is drawable
-// (finite; non-degenerate: |A| > kMinArea; every z_k > 0; front-facing or double-sided) and every
+// (finite, area included; non-degenerate: |A| > kMinArea; every z_k >= near, the one near-plane
+// policy of every renderer: a face with a corner nearer than near is not drawn; front-facing or
+// double-sided) and every
 // edge function E_k(p) has the sign of the signed double area A (zero counts as inside).
 // Barycentrics w_k = E_k / A are clipped to [0, 1] and renormalised (barycentric_clip), then
 // perspective-corrected: q_k = w_k / z_k, Q = sum q_k, w'_k = q_k / Q, depth z = 1 / Q. The
@@ -69,12 +71,12 @@ struct HardFace {
 template <typename T>
 HOST_DEVICE FORCE_INLINE HardFace<T> setup_hard_face(const T* face, const HardKernelParams<T>& p) {
   HardFace<T> f;
-  bool positive_depth = true, finite = true;
+  bool in_front = true, finite = true;
   for (int k = 0; k < 3; ++k) {
     f.x[k] = face[3 * k + 0];
     f.y[k] = face[3 * k + 1];
     f.z[k] = face[3 * k + 2];
-    positive_depth = positive_depth && f.z[k] > T(0);
+    in_front = in_front && f.z[k] >= p.near;  // near > 0 (checked), so 1 / z_k is finite
     // v - v is 0 exactly for finite v, NaN for infinities and NaN
     finite = finite && f.x[k] - f.x[k] == T(0) && f.y[k] - f.y[k] == T(0) && f.z[k] - f.z[k] == T(0);
     f.inv_z[k] = f.z[k] > T(0) ? T(1) / f.z[k] : T(0);
@@ -85,8 +87,9 @@ HOST_DEVICE FORCE_INLINE HardFace<T> setup_hard_face(const T* face, const HardKe
   f.ymin = min_(min_(f.y[0], f.y[1]), f.y[2]);
   f.ymax = max_(max_(f.y[0], f.y[1]), f.y[2]);
   const bool large = f.area > T(kMinArea) || f.area < -T(kMinArea);  // false for NaN too
+  finite = finite && f.area - f.area == T(0);  // an area that overflows the precision is not drawn
   // Front faces have a negative signed area in this camera (renderers/camera.py).
-  f.drawable = finite && large && positive_depth && (p.double_sided || f.area < T(0));
+  f.drawable = finite && large && in_front && (p.double_sided || f.area < T(0));
   return f;
 }
 
@@ -334,7 +337,7 @@ struct MarkShownKernel {
   int num_faces;
   HOST_DEVICE void operator()(int64_t i) const {
     const int32_t face = face_index[i];
-    if (face >= 0) shown[(i / plane) * num_faces + face] = 1;
+    if (face >= 0 && face < num_faces) shown[(i / plane) * num_faces + face] = 1;  // others: never addressed
   }
 };
 

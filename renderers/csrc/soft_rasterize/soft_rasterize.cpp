@@ -16,7 +16,12 @@ void check_params(const SoftRasParams& p) {
   RENDERERS_CHECK(p.sigma > 0 && std::isfinite(p.sigma), "sigma must be positive, got ", p.sigma);
   RENDERERS_CHECK(p.gamma > 0 && std::isfinite(p.gamma), "gamma must be positive, got ", p.gamma);
   RENDERERS_CHECK(p.dist_eps > 0 && p.dist_eps < 0.5, "dist_eps must be in (0, 0.5), got ", p.dist_eps);
-  RENDERERS_CHECK(p.near < p.far, "near must be smaller than far, got near=", p.near, " far=", p.far);
+  RENDERERS_CHECK(std::isfinite(p.near) && p.near > 0, "near must be a positive finite depth (faces with a corner "
+                  "nearer than near are not drawn), got ", p.near);
+  RENDERERS_CHECK(std::isfinite(p.far) && p.near < p.far, "far must be finite (it normalises the depth softmax) and "
+                  "larger than near, got near=", p.near, " far=", p.far);
+  RENDERERS_CHECK(std::isfinite(p.eps), "eps must be finite, got ", p.eps);
+  check_background(p.background);
   RENDERERS_CHECK(p.dist_func == kEuclidean || p.dist_func == kBarycentric, "unknown dist_func ", p.dist_func);
   RENDERERS_CHECK(p.aggr_alpha >= kAlphaProd && p.aggr_alpha <= kAlphaHard, "unknown aggr_alpha ", p.aggr_alpha);
   RENDERERS_CHECK(p.aggr_rgb >= kRgbSoftmax && p.aggr_rgb <= kRgbNone, "unknown aggr_rgb ", p.aggr_rgb);
@@ -26,6 +31,7 @@ void check_params(const SoftRasParams& p) {
 
 void check_inputs(const at::Tensor& face_vertices, const at::Tensor& textures, const SoftRasParams& p) {
   check_face_vertices(face_vertices, 24);
+  check_addressable(face_vertices.size(0) * 4 * int64_t(p.image_size) * p.image_size, "the image (B, 4, S, S)");
   if (p.aggr_rgb == kRgbNone) return;
   check_face_textures(textures, face_vertices, p.texture_type == kVertexTexture, true);
 }
@@ -62,8 +68,9 @@ std::vector<at::Tensor> soft_rasterize_backward(const at::Tensor& face_vertices_
   const int64_t batch = face_vertices.size(0), size = params.image_size;
   check_images(image_in, grad_image_in, face_vertices, batch, size);
   check_same(aux_in, face_vertices, "aux", "face_vertices");
-  RENDERERS_CHECK(aux_in.dim() == 4 && aux_in.size(0) == batch && aux_in.size(1) == 3,
-                  "aux must have shape (B, 3, S, S), got ", aux_in.sizes());
+  RENDERERS_CHECK(aux_in.dim() == 4 && aux_in.size(0) == batch && aux_in.size(1) == 3 && aux_in.size(2) == size &&
+                      aux_in.size(3) == size,
+                  "aux must have shape (B, 3, S, S) = (", batch, ", 3, ", size, ", ", size, "), got ", aux_in.sizes());
   const at::Tensor image = image_in.contiguous(), aux = aux_in.contiguous(), grad_image = grad_image_in.contiguous();
   at::Tensor grad_face_vertices = at::zeros_like(face_vertices);
   at::Tensor grad_textures = textures.defined() ? at::zeros_like(textures) : at::Tensor();

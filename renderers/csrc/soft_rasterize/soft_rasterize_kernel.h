@@ -77,10 +77,13 @@ struct FaceSetup {
 template <typename T>
 HOST_DEVICE FORCE_INLINE FaceSetup<T> setup_face(const T* face, const SoftKernelParams<T>& p) {
   FaceSetup<T> f;
+  bool in_front = true;  // the near-plane policy of every renderer: no corner nearer than near
   for (int k = 0; k < 3; ++k) {
     f.x[k] = face[3 * k + 0];
     f.y[k] = face[3 * k + 1];
-    f.inv_z[k] = T(1) / face[3 * k + 2];
+    const T z = face[3 * k + 2];
+    in_front = in_front && z >= p.near && z - z == T(0);  // false for NaN and infinite depths
+    f.inv_z[k] = in_front ? T(1) / z : T(1);
   }
   for (int k = 0; k < 3; ++k) {
     const int n = (k + 1) % 3;
@@ -110,7 +113,13 @@ HOST_DEVICE FORCE_INLINE FaceSetup<T> setup_face(const T* face, const SoftKernel
   // Front faces have a negative signed area in this camera (renderers/camera.py).
   const T raw_area = (f.x[1] - f.x[0]) * (f.y[2] - f.y[0]) - (f.x[2] - f.x[0]) * (f.y[1] - f.y[0]);
   f.visible = p.double_sided || raw_area < T(0);
-  if (!(f.xmin <= f.xmax && f.ymin <= f.ymax)) f.visible = false;  // non-finite vertices
+  // Not drawn: a corner nearer than near, non-finite corners, or a face whose area or edge lengths
+  // overflow the precision (v - v is 0 exactly for finite v only).
+  const T len2_sum = f.ex[0] * f.ex[0] + f.ey[0] * f.ey[0] + f.ex[1] * f.ex[1] + f.ey[1] * f.ey[1] +
+                     f.ex[2] * f.ex[2] + f.ey[2] * f.ey[2];
+  const bool finite = raw_area - raw_area == T(0) && len2_sum - len2_sum == T(0) && f.xmin - f.xmin == T(0) &&
+                      f.xmax - f.xmax == T(0) && f.ymin - f.ymin == T(0) && f.ymax - f.ymax == T(0);
+  if (!(in_front && finite)) f.visible = false;
   return f;
 }
 
@@ -222,7 +231,8 @@ HOST_DEVICE FORCE_INLINE void alpha_finalize(T state, const SoftKernelParams<T>&
     alpha = T(1) - state;
     aux = state;
   } else {
-    alpha = p.aggr_alpha == kAlphaSum ? state / T(p.num_faces) : state;
+    // sum over no faces: the state is 0 and so is the alpha (not 0 / 0)
+    alpha = p.aggr_alpha == kAlphaSum ? (p.num_faces > 0 ? state / T(p.num_faces) : T(0)) : state;
     aux = T(0);
   }
 }
@@ -233,7 +243,7 @@ HOST_DEVICE FORCE_INLINE T alpha_gradient_scale(T grad_alpha, T aux, const SoftK
   // prod: A = 1 - prod_k (1 - D_k), dD/dx = D (1 - D)  =>  dA/dx_j = prod_k (1 - D_k) D_j
   // sum:  A = sum_k D_k / F                           =>  dA/dx_j = D_j (1 - D_j) / F
   if (p.aggr_alpha == kAlphaProd) return grad_alpha * aux;
-  if (p.aggr_alpha == kAlphaSum) return grad_alpha / T(p.num_faces);
+  if (p.aggr_alpha == kAlphaSum) return p.num_faces > 0 ? grad_alpha / T(p.num_faces) : T(0);
   return T(0);
 }
 
