@@ -30,6 +30,10 @@ class ShapeNetDataModule(pl.LightningDataModule):
 
     ``categories``: synset ids, or ``None`` for every category present in the train split
     (the same list, in the same order, is used for every split so category indices agree).
+
+    Every split is opened in :meth:`setup` (the main process), so a missing, truncated or
+    malformed file raises there, naming the file. ``verify_files`` also reads every byte
+    (CRC-32s, every PNG decoded) at set-up, which costs a full read of the data.
     """
 
     def __init__(self, root: str | os.PathLike, categories: Sequence[str] | None = None,
@@ -38,7 +42,7 @@ class ShapeNetDataModule(pl.LightningDataModule):
                  iterations_per_epoch: int = 1000, eval_batch_size: int | None = None,
                  eval_views: Sequence[int] | None = None, seed: int = 0,
                  cache_dir: str | os.PathLike | None = None, pin_memory: bool = False,
-                 generate_if_missing: bool = False) -> None:
+                 generate_if_missing: bool = False, verify_files: bool = False) -> None:
         super().__init__()
         self.root = root
         self.categories = list(categories) if categories else None
@@ -53,6 +57,7 @@ class ShapeNetDataModule(pl.LightningDataModule):
         self.cache_dir = cache_dir
         self.pin_memory = pin_memory
         self.generate_if_missing = generate_if_missing
+        self.verify_files = verify_files
         self._renders: dict[str, ShapeNetRenders] = {}
 
     def prepare_data(self) -> None:
@@ -81,6 +86,8 @@ class ShapeNetDataModule(pl.LightningDataModule):
             r = ShapeNetRenders(self.root, self.splits[stage], self._category_list(), self.layout,
                                 need_voxels=stage != "train", cache_dir=self.cache_dir)
             r.prepare()  # decompress into the cache here, not racing in workers
+            if self.verify_files:
+                r.verify()  # every byte read once here, so no worker meets a damaged file
             self._renders[stage] = r
         return self._renders[stage]
 

@@ -43,6 +43,7 @@ def default_cache_dir() -> Path:
 
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zip local file header, 30 bytes
+_ZIP64_EXTRA = 0x0001
 
 
 def _read_npy_header(fp, path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
@@ -51,8 +52,55 @@ def _read_npy_header(fp, path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
         if version == (1, 0):
             return np.lib.format.read_array_header_1_0(fp)
         return np.lib.format.read_array_header_2_0(fp)
-    except ValueError as exc:
+    except (ValueError, TypeError, SyntaxError) as exc:
         raise DatasetFormatError(f"{path}: the array inside is not a valid .npy member ({exc})") from exc
+
+
+def parse_local_header(raw: bytes, offset: int = 0) -> tuple[str, int, int] | None:
+    """``(member name, compressed size, data offset)`` of the zip local file header at
+    ``offset`` of ``raw`` (the first bytes of the file), reading zip64 sizes from the
+    extra field; ``None`` when ``raw`` holds no complete local header there."""
+    end = offset + _LOCAL_HEADER.size
+    if len(raw) < end or raw[offset:offset + 4] != b"PK\x03\x04":
+        return None
+    fields = _LOCAL_HEADER.unpack(raw[offset:end])
+    csize, name_len, extra_len = fields[8], fields[10], fields[11]
+    name = raw[end:end + name_len].decode("utf-8", "replace")
+    extra = raw[end + name_len:end + name_len + extra_len]
+    if csize == 0xFFFFFFFF:  # zip64: (uncompressed, compressed) sizes in the 0x0001 extra field
+        i = 0
+        while i + 4 <= len(extra):
+            tag, size = struct.unpack_from("<2H", extra, i)
+            if tag == _ZIP64_EXTRA and size >= 16:
+                csize = struct.unpack_from("<2Q", extra, i + 4)[1]
+                break
+            i += 4 + size
+    return name, int(csize), end + name_len + extra_len
+
+
+def describe_unreadable_zip(path: Path, exc: BaseException) -> str:
+    """What is wrong with a file ``zipfile`` cannot open, in words: empty, a bare ``.npy``,
+    a Git LFS pointer, an HTML page (failed download), a truncated member (cut short by an
+    interrupted download or copy: expected vs found bytes) or a damaged zip directory."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if size == 0:
+        return "empty file (0 bytes)"
+    if head.startswith(b"\x93NUMPY"):
+        return "a bare .npy array, not an .npz (zip) archive"
+    if head.startswith(b"version https://git-lfs"):
+        return "a Git LFS pointer, not the data (fetch it with `git lfs pull`)"
+    if head.lstrip()[:5].lower() in (b"<!doc", b"<html"):
+        return "an HTML page, not data (a failed download?)"
+    local = parse_local_header(head)
+    if local is not None:
+        name, csize, data_offset = local
+        if data_offset + csize > size:
+            return (f"truncated zip member {name!r} (expected {csize} bytes, found "
+                    f"{max(0, size - data_offset)}); the file is cut short, download or generate it again")
+        return f"truncated or corrupt .npz: its zip directory is missing or damaged ({size} bytes; {exc})"
+    return f"not a valid .npz (zip) file (starts with {head[:8]!r}; {exc})"
 
 
 class NpzArray:
@@ -77,20 +125,17 @@ class NpzArray:
                 info = members[0]
                 self.member = info.filename
                 self.compressed = info.compress_type != zipfile.ZIP_STORED
+                self._header_offset = info.header_offset
+                self._member_size = info.file_size
+                self._data_offset = self._check_member_extent(info)
                 with zf.open(info) as fp:
                     self.shape, self.fortran_order, self.dtype = _read_npy_header(fp, self.path)
                     self._npy_header_len = fp.tell() if not self.compressed else None
-                self._header_offset = info.header_offset
-                self._member_size = info.file_size
         except zipfile.BadZipFile as exc:
-            raise DatasetFormatError(f"{self.path}: not a valid .npz (zip) file ({exc})") from exc
-        except EOFError as exc:
-            raise DatasetFormatError(f"{self.path}: file is truncated ({exc})") from exc
-        expected = int(np.prod(self.shape)) * self.dtype.itemsize
-        if self._member_size < expected:
-            raise DatasetFormatError(
-                f"{self.path}: {what} member {self.member!r} is truncated: header says shape "
-                f"{self.shape} {self.dtype} ({expected} bytes) but it holds {self._member_size} bytes")
+            raise DatasetFormatError(f"{self.path}: {describe_unreadable_zip(self.path, exc)}") from exc
+        except (EOFError, zlib.error) as exc:
+            raise DatasetFormatError(f"{self.path}: {what} member is truncated or corrupt ({exc})") from exc
+        self._check_data_size()
         self._array: np.ndarray | None = None
 
     # -- pickling: never ship the mapped data to worker processes --------------------
@@ -110,20 +155,45 @@ class NpzArray:
         """Do the one-time work now (decompress a compressed member into the cache)."""
         _ = self.array
 
-    def _data_offset_in_zip(self) -> int:
+    def _check_member_extent(self, info: zipfile.ZipInfo) -> int:
+        """Offset of the member's data in the file; raises when the file is too short to
+        hold the ``info.compress_size`` bytes the zip directory promises."""
         with open(self.path, "rb") as f:
-            f.seek(self._header_offset)
-            raw = f.read(_LOCAL_HEADER.size)
-            if len(raw) != _LOCAL_HEADER.size or raw[:4] != b"PK\x03\x04":
-                raise DatasetFormatError(f"{self.path}: corrupt zip local header for {self.member!r}")
-            fields = _LOCAL_HEADER.unpack(raw)
-            name_len, extra_len = fields[-2], fields[-1]
-            return self._header_offset + _LOCAL_HEADER.size + name_len + extra_len
+            f.seek(info.header_offset)
+            raw = f.read(_LOCAL_HEADER.size + 4096)
+        local = parse_local_header(raw)
+        if local is None:
+            raise DatasetFormatError(f"{self.path}: corrupt zip local header for {self.member!r}")
+        data_offset = info.header_offset + local[2]
+        found = self.path.stat().st_size - data_offset
+        if found < info.compress_size:
+            raise DatasetFormatError(f"{self.path}: truncated zip member {self.member!r} (expected "
+                                     f"{info.compress_size} bytes, found {max(0, found)})")
+        return data_offset
+
+    def _check_data_size(self) -> None:
+        """The member must hold the bytes its ``.npy`` header promises."""
+        expected = int(np.prod(self.shape)) * self.dtype.itemsize
+        held = self._member_size - (self._npy_header_len or 0)
+        if held < expected:
+            raise DatasetFormatError(
+                f"{self.path}: {self.what} member {self.member!r} is truncated: header says shape "
+                f"{self.shape} {self.dtype} ({expected} bytes) but it holds {held} bytes")
+
+    def verify(self) -> None:
+        """Read the whole member and check its CRC-32 (a full read: slow on big files).
+        Opening only checks the structure and sizes; this also finds flipped bytes."""
+        try:
+            with zipfile.ZipFile(self.path) as zf, zf.open(self.member) as fp:
+                while fp.read(16 << 20):
+                    pass
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise DatasetFormatError(f"{self.path}: corrupt {self.what} member {self.member!r} ({exc})") from exc
 
     def _open(self) -> np.ndarray:
         order = "F" if self.fortran_order else "C"
         if not self.compressed:
-            offset = self._data_offset_in_zip() + self._npy_header_len
+            offset = self._data_offset + self._npy_header_len
             try:
                 return np.memmap(self.path, dtype=self.dtype, mode="r", offset=offset,
                                  shape=self.shape, order=order)

@@ -4,7 +4,8 @@ The array is written chunk by chunk along axis 0 straight into the zip member, s
 split of any size is assembled with bounded memory. By default the member is stored
 uncompressed (ZIP_STORED), which lets :class:`recon.data.npz_array.NpzArray` memory-map
 it in place. Files appear under their final name only when complete (temporary file in
-the same folder, then ``os.replace``).
+the same folder, then ``os.replace``). The bytes depend only on the array (fixed zip
+timestamp), so a re-run writes an identical file.
 """
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+#: Timestamp of the zip member (the zip epoch, as ``np.savez`` writes): equal arrays give
+#: byte-identical files, so outputs can be compared and checksummed across runs.
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 class NpzStreamWriter:
@@ -33,7 +38,9 @@ class NpzStreamWriter:
         os.close(fd)
         mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
         self._zf = zipfile.ZipFile(self._tmp, mode="w", compression=mode, allowZip64=True)
-        self._fp = self._zf.open("arr_0.npy", mode="w", force_zip64=True)
+        member = zipfile.ZipInfo("arr_0.npy", date_time=ZIP_DATE_TIME)  # fixed: same bytes every run
+        member.compress_type = mode
+        self._fp = self._zf.open(member, mode="w", force_zip64=True)
         header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
                   "shape": self.shape}
         np.lib.format.write_array_header_1_0(self._fp, header)

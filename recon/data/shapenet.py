@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from recon.data.cameras import NUM_VIEWS, eye_of_view
-from recon.data.sources import discover_categories, open_source
+from recon.data.sources import check_categories, discover_categories, open_source
 
 
 class ShapeNetRenders:
@@ -31,6 +31,8 @@ class ShapeNetRenders:
                  layout: str = "npz", need_voxels: bool = True,
                  cache_dir: str | os.PathLike | None = None) -> None:
         self.root, self.split, self.layout = root, split, layout
+        if categories:
+            check_categories(root, split, layout, categories)  # names each missing file at once
         self.categories = list(categories) if categories else discover_categories(root, split, layout)
         self.sources = [open_source(root, c, split, layout, need_voxels, cache_dir)
                         for c in self.categories]
@@ -43,6 +45,13 @@ class ShapeNetRenders:
         """Do one-time work (cache decompression) in this process, before forking workers."""
         for s in self.sources:
             s.prepare()
+
+    def verify(self) -> None:
+        """Full content check (every byte / every PNG decoded); raises naming the bad file.
+        Opening already checks names, shapes, dtypes and sizes; this finds flipped bytes and
+        damaged PNGs too, at the cost of reading the whole split."""
+        for s in self.sources:
+            s.verify()
 
     def locate(self, object_index: int) -> tuple[int, int]:
         """Global object index -> ``(category index, object within category)``."""

@@ -54,6 +54,8 @@ class NpzSource:
             raise DatasetFormatError(
                 f"{self._images.path}: images must be (N, 24, 4, 64, 64) uint8, "
                 f"found {shape} {self._images.dtype}")
+        if shape[0] == 0:
+            raise DatasetFormatError(f"{self._images.path}: holds 0 objects (an empty split)")
         self._voxels: NpzArray | None = None
         if need_voxels:
             self._voxels = NpzArray(voxels_path(root, synset, split), cache_dir, what="voxels")
@@ -75,6 +77,12 @@ class NpzSource:
         if self._voxels is not None:
             self._voxels.prepare()
 
+    def verify(self) -> None:
+        """Full check: read every byte and compare the zip CRC-32s (slow on big splits)."""
+        self._images.verify()
+        if self._voxels is not None:
+            self._voxels.verify()
+
     def images(self, obj: int, views: Sequence[int]) -> np.ndarray:
         """``(len(views), 4, 64, 64)`` uint8 RGBA of object ``obj``."""
         return np.array(self._images.array[obj, list(views)])
@@ -93,26 +101,86 @@ def read_split_list(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
+VIEW_FILES = tuple(f"{v:04d}.png" for v in range(NUM_VIEWS))
+
+
+def missing_views(folder: Path) -> list[str]:
+    """The names of ``0000.png..0023.png`` absent from ``folder`` (one directory listing)."""
+    present = set(os.listdir(folder))
+    return [name for name in VIEW_FILES if name not in present]
+
+
+def _views_error(folder: Path, missing: list[str]) -> DatasetFormatError:
+    shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    return DatasetFormatError(f"{folder}: missing view{'s' if len(missing) > 1 else ''} {shown} "
+                              f"(every object needs 0000.png..{NUM_VIEWS - 1:04d}.png)")
+
+
 class FolderSource:
-    """One category and split of the per-object folder layout, read per view from PNG."""
+    """One category and split of the per-object folder layout, read per view from PNG.
+
+    Opening checks the layout of every listed object (one directory listing each): the
+    ``image/`` folder holds all 24 views, ``mask/`` (when present) too, an object without
+    ``mask/`` has an alpha channel in ``image/0000.png``, and with ``need_voxels`` its
+    ``voxels.npz`` is a ``(32, 32, 32)`` bool array. PNG pixels are decoded on read
+    (``verify()`` decodes them all up front).
+    """
 
     def __init__(self, root: str | os.PathLike, synset: str, split: str,
                  need_voxels: bool = True) -> None:
         self.synset, self.split = synset, split
         self.dir = Path(root) / synset
-        self.objects = read_split_list(self.dir / f"softras_{split}.lst")
+        split_list = self.dir / f"softras_{split}.lst"
+        self.objects = read_split_list(split_list)
+        if not self.objects:
+            raise DatasetFormatError(f"{split_list}: lists no objects (an empty split)")
         self.has_voxels = need_voxels
-        for obj in self.objects:  # fail early, naming the first missing folder
-            if not (self.dir / obj / "image").is_dir():
-                raise FileNotFoundError(f"{self.dir / obj / 'image'}: missing image folder "
-                                        f"(listed in softras_{split}.lst)")
+        for obj in self.objects:  # fail early, naming the first broken object
+            self._check_object(self.dir / obj, split_list.name)
         self.num_objects = len(self.objects)
+
+    def _check_object(self, base: Path, listed_in: str) -> None:
+        """Raises naming the folder or file when object ``base`` is incomplete."""
+        image_dir, mask_dir = base / "image", base / "mask"
+        if not image_dir.is_dir():
+            raise FileNotFoundError(f"{image_dir}: missing image folder (listed in {listed_in})")
+        for folder in (image_dir, mask_dir) if mask_dir.is_dir() else (image_dir,):
+            missing = missing_views(folder)
+            if missing:
+                raise _views_error(folder, missing)
+        if not mask_dir.is_dir():
+            first = image_dir / VIEW_FILES[0]
+            try:
+                with Image.open(first) as im:
+                    mode = im.mode
+            except OSError as exc:
+                raise DatasetFormatError(f"{first}: unreadable PNG ({exc})") from exc
+            if mode not in ("RGBA", "LA"):
+                raise DatasetFormatError(f"{first}: {mode} image without alpha and no {mask_dir.name}/ "
+                                         f"folder: the silhouette is missing")
+        if self.has_voxels:
+            self._voxel_array(base / "voxels.npz")
+
+    @staticmethod
+    def _voxel_array(path: Path) -> NpzArray:
+        arr = NpzArray(path, what="voxels")
+        if tuple(arr.shape) != (VOXEL_SIZE,) * 3 or arr.dtype != np.bool_:
+            raise DatasetFormatError(f"{path}: voxels must be (32, 32, 32) bool, found "
+                                     f"{tuple(arr.shape)} {arr.dtype}")
+        return arr
 
     def __len__(self) -> int:
         return self.num_objects
 
     def prepare(self) -> None:
         pass
+
+    def verify(self) -> None:
+        """Full check: decode every PNG (and CRC-check every voxel file)."""
+        for i, obj in enumerate(self.objects):
+            self.images(i, range(NUM_VIEWS))
+            if self.has_voxels:
+                self._voxel_array(self.dir / obj / "voxels.npz").verify()
 
     def _png(self, path: Path) -> np.ndarray:
         try:
@@ -149,12 +217,8 @@ class FolderSource:
         return out
 
     def voxels(self, obj: int) -> np.ndarray:
-        path = self.dir / self.objects[obj] / "voxels.npz"
-        arr = NpzArray(path, what="voxels")
-        if tuple(arr.shape) != (VOXEL_SIZE,) * 3 or arr.dtype != np.bool_:
-            raise DatasetFormatError(f"{path}: voxels must be (32, 32, 32) bool, found "
-                                     f"{tuple(arr.shape)} {arr.dtype}")
-        return np.array(arr.array)
+        """``(32, 32, 32)`` bool ground-truth voxels of object ``obj``."""
+        return np.array(self._voxel_array(self.dir / self.objects[obj] / "voxels.npz").array)
 
 
 def open_source(root: str | os.PathLike, synset: str, split: str, layout: str = "npz",
@@ -165,6 +229,29 @@ def open_source(root: str | os.PathLike, synset: str, split: str, layout: str = 
     if layout == "folders":
         return FolderSource(root, synset, split, need_voxels=need_voxels)
     raise ValueError(f"unknown dataset layout {layout!r}; use 'npz' or 'folders'")
+
+
+def split_marker(root: str | os.PathLike, synset: str, split: str, layout: str) -> tuple[Path, str]:
+    """The file whose presence makes ``synset`` part of ``split`` in ``layout``, and its role."""
+    if layout == "folders":
+        return Path(root) / synset / f"softras_{split}.lst", "split list"
+    return images_path(root, synset, split), "images file"
+
+
+def check_categories(root: str | os.PathLike, split: str, layout: str,
+                     categories: Sequence[str]) -> None:
+    """Raises ``FileNotFoundError`` naming the expected file of every requested category
+    that has no ``split`` data in ``root`` (and listing the categories that do)."""
+    from recon.data.categories import category_name  # noqa: PLC0415
+
+    present = discover_categories(root, split, layout)
+    missing = [c for c in categories if c not in present]
+    if missing:
+        path, role = split_marker(root, missing[0], split, layout)
+        names = ", ".join(f"{c} ({category_name(c)})" for c in missing)
+        raise FileNotFoundError(f"{path}: missing {role}: categor{'y' if len(missing) == 1 else 'ies'} "
+                                f"{names} {'has' if len(missing) == 1 else 'have'} no {split!r} data "
+                                f"in {root} (present: {', '.join(present)})")
 
 
 def discover_categories(root: str | os.PathLike, split: str, layout: str = "npz") -> list[str]:

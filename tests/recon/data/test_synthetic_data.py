@@ -105,4 +105,5 @@ def test_ensure_synthetic_generates_once(tmp_path):
     ensure_synthetic(tmp_path / "s", **kw)
     assert (out / "90000002_train_images.npz").stat().st_mtime_ns == stamp  # not regenerated
     ensure_synthetic(tmp_path / "s", **{**kw, "seed": 2})
-    assert (out / "90000002_train_images.npz").stat().st_mtime_ns != stamp  # other parameters
+    assert (out / "90000002_train_images.npz").stat().st_mtime_ns == stamp  # a complete set is reused
+    assert json.loads((out / "synthetic.json").read_text())["seed"] == 1
