@@ -30,8 +30,8 @@ def preview_grid(images: torch.Tensor, silhouettes: torch.Tensor, shaded: torch.
 class PredictionPreviews(pl.Callback):
     """After each validation epoch (not the sanity check): a grid of ``num_images`` validation
     inputs with their predicted silhouettes and shaded renders (from the input's camera), and
-    ``log_meshes`` predicted meshes. Saved under ``<run>/previews/`` and sent to the loggers
-    that take media (wandb: images and ``Object3D``)."""
+    ``log_meshes`` predicted meshes. Saved atomically (:mod:`recon.atomic_io`) under
+    ``<run>/previews/`` and sent to the loggers that take media (wandb: images and ``Object3D``)."""
 
     def __init__(self, num_images: int = 8, log_meshes: int = 2, mesh_format: str = "glb") -> None:
         self.num_images = num_images
@@ -63,14 +63,12 @@ class PredictionPreviews(pl.Callback):
         silhouettes = pl_module.render(prediction, batch["eye"])[:, 3]
         grid = preview_grid(batch["images"], silhouettes, shaded[:, :3])
         out = Path(trainer.default_root_dir) / "previews"
-        out.mkdir(parents=True, exist_ok=True)
         step = trainer.global_step
-        from PIL import Image  # noqa: PLC0415
-
-        image_path = out / f"step_{step:07d}.png"
-        Image.fromarray(grid).save(image_path)
-        mesh_paths = []
         from recon.export.meshes import save_mesh  # noqa: PLC0415
+        from recon.export.previews import write_png  # noqa: PLC0415
+
+        write_png(out / f"step_{step:07d}.png", grid)  # atomic (recon.atomic_io), like every exporter
+        mesh_paths = []
 
         for i in range(min(self.log_meshes, len(prediction.vertices))):
             mesh_paths.append(save_mesh(out / f"step_{step:07d}_mesh{i}.{self.mesh_format}", prediction.vertices[i],

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import torch
@@ -22,16 +21,36 @@ def resolve_device(name: str | None) -> torch.device:
 
 def load_module(ckpt_path: str | os.PathLike, device: torch.device):
     """The :class:`recon.module.ReconstructionModule` of a checkpoint saved by ``recon-train``,
-    in eval mode on ``device``. Missing files and files that are not such checkpoints raise
-    errors naming the path."""
+    in eval mode on ``device``.
+
+    The file is read with ``torch.load(weights_only=True)`` (:func:`recon.safe_load.safe_torch_load`:
+    a checkpoint crafted to run code is refused before anything in it executes) and the
+    module is built from its plain hyper-parameters, then given its weights; Lightning's
+    ``load_from_checkpoint`` is not used because its loader may fall back to full unpickling.
+    Missing files, unsafe files and files that are not such checkpoints raise errors naming
+    the path."""
     from recon.module import ReconstructionModule  # noqa: PLC0415
+    from recon.safe_load import UnsafeCheckpointError, safe_torch_load  # noqa: PLC0415
 
     path = Path(ckpt_path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        module = ReconstructionModule.load_from_checkpoint(str(path), map_location="cpu")
-    except (KeyError, RuntimeError, TypeError, ValueError, EOFError, pickle.UnpicklingError) as error:
+        checkpoint = safe_torch_load(path, "checkpoint", map_location="cpu")
+    except UnsafeCheckpointError:
+        raise
+    except ValueError as error:
+        raise ValueError(f"cannot load a reconstruction model from {str(path)!r}: it is not a checkpoint saved "
+                         f"by recon-train ({error})") from error
+    try:
+        if not isinstance(checkpoint, dict):
+            raise TypeError(f"it holds a {type(checkpoint).__name__}, not a checkpoint dict")
+        hparams = checkpoint.get("hyper_parameters")
+        if not isinstance(hparams, dict) or "state_dict" not in checkpoint:
+            raise KeyError("no 'hyper_parameters' / 'state_dict' entries")
+        module = ReconstructionModule(**hparams)
+        module.load_state_dict(checkpoint["state_dict"], strict=True)
+    except (KeyError, RuntimeError, TypeError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"cannot load a reconstruction model from {str(path)!r}: it is not a checkpoint "
                          f"saved by recon-train ({reason})") from error

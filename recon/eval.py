@@ -70,16 +70,16 @@ def evaluate_split(module, datamodule, split: str, device: torch.device, sphere_
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluates ``cfg.ckpt_path`` on ``cfg.splits``; returns ``{split: IoUTable}`` and writes the files."""
-    from hydra.utils import instantiate  # noqa: PLC0415
-
     from recon.atomic_io import write_text_atomic  # noqa: PLC0415
     from recon.evaluation.report import IoUTable  # noqa: PLC0415
+    from recon.safe_instantiate import check_targets, instantiate  # noqa: PLC0415
 
+    check_targets(cfg, root=cfg)  # before anything is loaded or built
     if cfg.get("extras", {}).get("print_config"):
         print_config(cfg, cfg.paths.output_dir)
     device = resolve_device(cfg.get("device", "auto"))
     module = load_module(cfg.ckpt_path, device)
-    datamodule = instantiate(cfg.data)
+    datamodule = instantiate(cfg.data, root=cfg, where="data")
     datamodule.prepare_data()
     out = Path(cfg.paths.output_dir)
     tables = {}

@@ -1,5 +1,6 @@
 """What the Hydra entry points share: the repository root, wandb's mode, the sweep/DDP guard,
-and instantiating callbacks and loggers from their config groups."""
+instantiating callbacks and loggers from their config groups (through the allow-listed
+:func:`recon.safe_instantiate.instantiate`), and saving the resolved config atomically."""
 from __future__ import annotations
 
 import logging
@@ -63,29 +64,30 @@ def check_sweep_strategy(cfg: DictConfig) -> None:
             "or one device per trial (trainer=cpu / trainer=gpu).")
 
 
-def _instantiate_group(group: DictConfig | None, kind: str) -> list[Any]:
-    from hydra.utils import instantiate  # noqa: PLC0415
+def _instantiate_group(group: DictConfig | None, kind: str, root: DictConfig | None = None) -> list[Any]:
+    from recon.safe_instantiate import instantiate  # noqa: PLC0415
 
     objects = []
     for name, conf in (group or {}).items():
         if isinstance(conf, DictConfig) and "_target_" in conf:
             log.info("instantiating %s <%s>", kind, conf._target_)
-            objects.append(instantiate(conf))
+            objects.append(instantiate(conf, root=root, where=f"{kind}s.{name}"))
         elif conf is not None:
             raise ValueError(f"{kind} config {name!r} has no _target_")
     return objects
 
 
 def instantiate_callbacks(cfg: DictConfig) -> list[Any]:
-    return _instantiate_group(cfg.get("callbacks"), "callback")
+    return _instantiate_group(cfg.get("callbacks"), "callback", cfg)
 
 
 def instantiate_loggers(cfg: DictConfig) -> list[Any]:
-    return _instantiate_group(cfg.get("logger"), "logger")
+    return _instantiate_group(cfg.get("logger"), "logger", cfg)
 
 
 def print_config(cfg: DictConfig, save_to: str | os.PathLike | None = None) -> None:
-    """Prints the resolved config (rich syntax highlighting when available) and saves it."""
+    """Prints the resolved config (rich syntax highlighting when available) and saves it to
+    ``<save_to>/config_tree.yaml`` atomically (:func:`recon.atomic_io.write_text_atomic`)."""
     text = OmegaConf.to_yaml(cfg, resolve=True)
     try:
         import rich  # noqa: PLC0415
@@ -95,5 +97,6 @@ def print_config(cfg: DictConfig, save_to: str | os.PathLike | None = None) -> N
     except ImportError:  # pragma: no cover
         print(text)
     if save_to is not None:
-        Path(save_to).mkdir(parents=True, exist_ok=True)
-        (Path(save_to) / "config_tree.yaml").write_text(text)
+        from recon.atomic_io import write_text_atomic  # noqa: PLC0415
+
+        write_text_atomic(Path(save_to) / "config_tree.yaml", text)

@@ -15,7 +15,9 @@ so each backward is charged to its own stage):
   optimizer          Adam step (26 M parameters)
 
 The end-to-end row is the same iteration through ``ReconstructionModule.training_losses``
-without the cuts, measured in the same run, as the baseline the stages must add up to.
+without the cuts, measured in the same run, as the baseline the stages must add up to. The
+last row is the per-step recording cost of the NaN/Inf guard (``recon/nan_guard.py``: its four
+hooks on the model's real gradients, no host sync), as a share of the end-to-end iteration.
 
     python scripts/bench_train.py                # batch 64, 2 warm-up + 5 timed iterations
     python scripts/bench_train.py --batch 32 --repeats 10
@@ -88,6 +90,31 @@ def end_to_end_iteration(module: ReconstructionModule, optimizer: torch.optim.Op
     return time.perf_counter() - t
 
 
+def guard_step_time(module: ReconstructionModule, batch: dict, repeats: int) -> float:
+    """Median time of one training step's NonFiniteGuard hooks (recording only: checks are off)."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from recon.nan_guard import NonFiniteGuard  # noqa: PLC0415
+
+    for p in module.parameters():
+        p.grad = torch.randn_like(p)
+    guard = NonFiniteGuard(check_every=10**9)
+    trainer = SimpleNamespace(global_step=0, current_epoch=0, log_every_n_steps=10**9, world_size=1,
+                              precision_plugin=SimpleNamespace(scaler=None))
+    loss = torch.tensor(0.5)
+    times = []
+    for i in range(repeats + 1):
+        trainer.global_step = i
+        t = time.perf_counter()
+        guard.on_train_batch_start(trainer, module, batch, i)
+        guard.on_before_backward(trainer, module, loss)
+        guard.on_before_optimizer_step(trainer, module, None)
+        guard.on_train_batch_end(trainer, module, None, batch, i)
+        times.append(time.perf_counter() - t)
+    module.zero_grad(set_to_none=True)
+    return statistics.median(times[1:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=64, help="objects per batch (the recipe: 64)")
@@ -126,6 +153,8 @@ def main() -> None:
     print(f"{'sum of stages':<22}{1e3 * total:>10.1f}{100.0:>8.1f}%")
     e2e = statistics.median(whole)
     print(f"{'end-to-end (baseline)':<22}{1e3 * e2e:>10.1f}{'':>9}  sum/end-to-end = {total / e2e:.2f}")
+    guard = guard_step_time(module, next(batches), max(args.repeats, 5))
+    print(f"{'NaN/Inf guard':<22}{1e3 * guard:>10.1f}{'':>9}  guard/end-to-end = {guard / e2e:.4f}")
     share = medians["renderer"] / total
     print(f"\nrenderer share {100 * share:.1f}% (target <= 30%): {'met' if share <= 0.30 else 'NOT met'}")
 

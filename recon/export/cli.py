@@ -199,10 +199,10 @@ def _write_manifest(path: Path, checkpoint: Path, records: list[dict[str, Any]])
 def export(cfg: DictConfig) -> dict[str, Any]:
     """Runs one export job from the composed ``configs/export.yaml``; returns
     ``{"output_dir": Path, "manifest": Path, "items": [records]}``."""
-    from hydra.utils import instantiate  # noqa: PLC0415
-
     from recon.export.previews import PREVIEW_AZIMUTHS, dataset_views  # noqa: PLC0415
+    from recon.safe_instantiate import check_targets, instantiate  # noqa: PLC0415
 
+    check_targets(cfg, root=cfg)  # before anything is loaded or built
     checkpoint = _checkpoint_path(cfg)
     formats = _formats(cfg.get("formats"))
     previews = bool(cfg.get("previews", True))
@@ -231,7 +231,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     if inputs:
         items: Iterable[ExportItem] = image_items(inputs, masks)
     else:
-        datamodule = instantiate(cfg.data)
+        datamodule = instantiate(cfg.data, root=cfg, where="data")
         datamodule.prepare_data()
         known = set(module.hparams.get("category_names") or [])
         if known and not set(datamodule.category_names) <= known:

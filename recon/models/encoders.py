@@ -51,12 +51,20 @@ class ConvEncoder(nn.Module):
 
 
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """A state dict from a local ``.pth``/``.pt`` file (plain, or wrapped in ``state_dict``)."""
+    """A state dict from a local ``.pth``/``.pt`` file (plain, or wrapped in ``state_dict``).
+
+    Read with ``torch.load(weights_only=True)`` (:func:`recon.safe_load.safe_torch_load`): a
+    file crafted to run code when unpickled is refused (``UnsafeCheckpointError``, a
+    ``ValueError`` naming the file) before anything in it executes."""
+    from recon.safe_load import UnsafeCheckpointError, safe_torch_load  # noqa: PLC0415
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file not found: {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        state = safe_torch_load(path, "weights file")
+    except UnsafeCheckpointError:
+        raise
+    except ValueError as exc:
         raise ValueError(f"cannot read weights file {path}: it is corrupt or not a torch state dict ({exc})") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
