@@ -69,9 +69,9 @@ def _power_of_two_scale(points: torch.Tensor) -> torch.Tensor:
     ``points (B, ...)`` into [0.5, 1): normals are scale-invariant, and scaling by a power of two
     is exact, so this changes nothing but keeps the cross products of huge meshes (coordinates of
     1e30 in float32) from overflowing."""
-    largest = points.detach().abs().flatten(1).amax(dim=1) if points.shape[0] and points[0].numel() else None
-    if largest is None:
+    if points.numel() == 0:
         return points.new_ones(())
+    largest = points.detach().abs().flatten(1).amax(dim=1)
     exponent = torch.frexp(largest).exponent.to(points.dtype)
     return torch.exp2(-exponent).view(-1, *([1] * (points.dim() - 1)))
 

@@ -122,13 +122,15 @@ def _degenerate(kind: str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tens
         v[0, 3:] = torch.tensor([[1e30, 1e30, 1e30], [-1e30, 1e30, 1e30], [0.0, -1e30, 2.0]], dtype=dtype)
     elif kind == "huge-depth":
         v[0, 3:, 2] = 1e30
+    elif kind == "huge-beside":  # at an ordinary depth: screen x ~1e30, whose square overflows float32
+        v[0, 5] = torch.tensor([1e30, 0.0, 0.3], dtype=dtype)
     elif kind == "tiny":
         v[0, 3:] = v[0, 3] + 1e-30 * (v[0, 3:] - v[0, 3])
     return v, faces, EYE.to(dtype)
 
 
 @pytest.mark.parametrize("kind", ["no-faces", "single-face", "zero-area", "coincident", "sliver", "repeated-index",
-                                  "off-screen", "huge", "huge-depth", "tiny"])
+                                  "off-screen", "huge", "huge-depth", "huge-beside", "tiny"])
 def test_degenerate_geometry_renders_finite(path, kind):
     vertices, faces, eye = _degenerate(kind, path.dtype)
     renderer = path.create(image_size=16)
@@ -137,7 +139,7 @@ def test_degenerate_geometry_renders_finite(path, kind):
         assert image[:, 3].max() == 0
     if kind == "off-screen":
         assert image[:, 3].max() == 0
-    if kind in ("single-face", "zero-area", "coincident", "huge"):
+    if kind in ("single-face", "zero-area", "coincident", "huge", "huge-beside"):
         assert image[:, 3].max() > 0  # the ordinary triangle is still drawn
 
 

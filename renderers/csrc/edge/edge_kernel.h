@@ -330,6 +330,23 @@ struct EdgeSegment {
   T scale;  // 1, or 1 / kQuietKeep for a quiet edge kept by the roulette
 };
 
+// Length |(dx, dy)| of a screen segment, finite for every finite (dx, dy) below the largest
+// value / sqrt(2). The plain sqrt(dx^2 + dy^2) is used wherever the sum of squares is a normal
+// number (bit for bit the former result); elsewhere the components are scaled by the larger one
+// first: in float32 the screen coordinates of a mesh with coordinates of 1e30 reach 1e35, whose
+// square overflows to inf (which made the edge normal 0 and its samples' weights inf, so that
+// their contributions, inf * 0, were NaN), and tiny segments' squares fall below the normal range.
+template <typename T>
+HOST_DEVICE FORCE_INLINE T edge_length(T dx, T dy) {
+  const T squares = dx * dx + dy * dy;
+  if (squares >= smallest_normal<T>() && squares - squares == T(0)) return sqrt_(squares);  // normal, finite
+  const T ax = dx < T(0) ? -dx : dx, ay = dy < T(0) ? -dy : dy;
+  const T larger = max_(ax, ay);
+  if (!(larger > T(0))) return larger;  // 0 (a point), or NaN
+  const T u = ax / larger, v = ay / larger;
+  return larger * sqrt_(u * u + v * v);
+}
+
 // Pixel column (rows: row) holding coordinate v of a point of the image square.
 template <typename T>
 HOST_DEVICE FORCE_INLINE int edge_pixel_of(T v, bool rows, int size) {
@@ -555,10 +572,11 @@ struct EdgeSegmentKernel {
     seg.bx = A.x[row[2]];
     seg.by = A.y[row[2]];
     const T dx = seg.bx - seg.ax, dy = seg.by - seg.ay;
-    const T len = sqrt_(dx * dx + dy * dy);
-    if (!(len > T(0)) || !clip_to_image(seg.ax, seg.ay, dx, dy, seg.t0, seg.t1)) return;
+    const T len = edge_length(dx, dy);
+    // (a length that overflows the precision cannot be sampled: such an edge is not a candidate)
+    if (!(len > T(0)) || !(len - len == T(0)) || !clip_to_image(seg.ax, seg.ay, dx, dy, seg.t0, seg.t1)) return;
     const T clipped = len * (seg.t1 - seg.t0);
-    if (!(clipped > T(0))) return;
+    if (!(clipped > T(0)) || !(clipped - clipped == T(0))) return;
     const int size = p.hard.size;
     seg.col0 = edge_pixel_of(seg.ax + seg.t0 * dx, false, size);
     seg.row0 = edge_pixel_of(seg.ay + seg.t0 * dy, true, size);
@@ -606,7 +624,8 @@ struct EdgeAllocateKernel {
     if (a.lengths[i] > T(0)) {
       if (a.weights[i] > T(0)) {
         const T share = ceil_(T(a.p.edge_samples) * a.weights[i] / (T(2) * total * T(seg.pieces)));
-        per_piece = share < T(1) ? 1 : share > T(a.p.edge_samples) ? a.p.edge_samples : int64_t(share);
+        // (NaN, which finite weights never give, takes 1 rather than an undefined conversion)
+        per_piece = share > T(a.p.edge_samples) ? a.p.edge_samples : share >= T(1) ? int64_t(share) : 1;
       } else if (random_uniform<T>(a.p.seed, kStreamRoulette, uint64_t(i)) < T(kQuietKeep)) {
         per_piece = 1;
         seg.scale = T(1.0 / kQuietKeep);
@@ -649,7 +668,7 @@ struct EdgeBoundarySampleKernel {
     const T u = random_uniform<T>(p.seed, kStreamBoundary, (uint64_t(b) << 32) + uint64_t(j - (mirrored ? 1 : 0)));
     const T t = lo_t + ((T(stratum) + (mirrored ? T(1) - u : u)) / T(seg.per_piece)) * (hi_t - lo_t);
     const T dx = seg.bx - seg.ax, dy = seg.by - seg.ay;
-    const T len = sqrt_(dx * dx + dy * dy);
+    const T len = edge_length(dx, dy);  // as in EdgeSegmentKernel: > 0 and finite
     const T nx = -dy / len, ny = dx / len;
     const T px = seg.ax + t * dx, py = seg.ay + t * dy;
     const HardFace<T>* faces = a.setups + b * p.hard.num_faces;
