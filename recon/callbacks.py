@@ -8,7 +8,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from recon.losses import target_color_on_black
+from recon.data.rgb_convention import decode_color_on_black
 
 __all__ = ["PredictionPreviews", "preview_grid"]
 
@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 def preview_grid(images: torch.Tensor, silhouettes: torch.Tensor, shaded: torch.Tensor) -> np.ndarray:
     """One row per sample: input colour, ground-truth alpha, predicted silhouette, predicted
     shaded render. ``images (N, 4, H, W)`` dataset RGBA, ``silhouettes (N, H, W)``,
-    ``shaded (N, 3, H, W)`` -> ``(N*H, 4*W, 3)`` uint8."""
-    gt_color = target_color_on_black(images)
+    ``shaded (N, 3, H, W)`` -> ``(N*H, 4*W, 3)`` uint8. The input colour is shown on black,
+    like the shaded render (:func:`recon.data.rgb_convention.decode_color_on_black`)."""
+    gt_color = decode_color_on_black(images)
     gray = lambda x: x[:, None].expand(-1, 3, -1, -1)  # noqa: E731
     columns = [gt_color, gray(images[:, 3]), gray(silhouettes), shaded]
     rows = torch.cat([c.detach().float().cpu().clamp(0, 1) for c in columns], dim=3)  # (N, 3, H, 4W)

@@ -3,7 +3,7 @@
 
 Writes a large split in the exact ShapeNet-renders format (streamed to disk with bounded
 memory: objects of the synthetic generator, or random patterns with ``--random``), then
-iterates it with :class:`recon.data.datamodule.ShapeNetDataModule` (workers included)
+iterates it with :class:`recon.data.datamodule.RendersDataModule` (workers included)
 while a thread samples ``RssAnon`` / ``RssFile`` of this process and of its worker
 processes from ``/proc``. Anonymous memory is what a process really owns; mapped
 dataset pages are file-backed and reclaimable.
@@ -96,19 +96,19 @@ class MemorySampler(threading.Thread):
 def write_large_split(root: Path, objects: int, categories: int, random: bool, seed: int = 0) -> int:
     """Stream ``objects`` objects (spread over ``categories``) into ``root``; returns bytes."""
     from recon.data.npz_writer import NpzStreamWriter
-    from recon.data.sources import images_path, voxels_path
+    from recon.data.render_layouts import images_path, voxels_path
 
     rng = np.random.default_rng(seed)
     if random:
         base_im = rng.integers(0, 256, (32, 24, 4, 64, 64), dtype=np.uint8)
         base_vox = rng.random((32, 32, 32, 32)) < 0.2
     else:
-        from recon.data.shapenet import ShapeNetRenders
+        from recon.data.render_datasets import RenderSplit
         from recon.data.synthetic import generate  # real synthetic objects, re-used cyclically
 
         src = root / "_base"
         generate(src, seed=seed, objects_per_class={"val": 8}, splits=("val",), progress=False)
-        r = ShapeNetRenders(src, "val")
+        r = RenderSplit(src, "val")
         base_im = np.concatenate([s._images.array for s in r.sources])
         base_vox = np.concatenate([s._voxels.array for s in r.sources])
     per_cat = objects // categories
@@ -138,7 +138,7 @@ def main() -> int:
     p.add_argument("--dir", default=None, help="where to write the split (default: a temp dir, removed)")
     a = p.parse_args()
 
-    from recon.data.datamodule import ShapeNetDataModule
+    from recon.data.datamodule import RendersDataModule
 
     root = Path(a.dir) if a.dir else Path(tempfile.mkdtemp(prefix="bench_data_memory_"))
     root.mkdir(parents=True, exist_ok=True)
@@ -147,7 +147,7 @@ def main() -> int:
         nbytes = write_large_split(root, a.objects, a.categories, a.random)
         print(f"wrote {a.objects} objects, {nbytes / 2**30:.2f} GiB in {time.perf_counter() - t0:.1f} s "
               f"to {root}")
-        dm = ShapeNetDataModule(root, categories=[f"9100{c:04d}" for c in range(a.categories)],
+        dm = RendersDataModule(root, categories=[f"9100{c:04d}" for c in range(a.categories)],
                                 batch_size=a.batch_size, num_workers=a.workers,
                                 iterations_per_epoch=a.iterations, train_split="train",
                                 val_split="train", eval_views=a.eval_views)

@@ -43,8 +43,8 @@ from recon.data.manifest import (ManifestError, file_record, read_manifest, reco
 from recon.data.npz_array import DatasetFormatError, NpzArray
 from recon.data.npz_writer import NpzStreamWriter
 from recon.data.render_views import RenderFn, render_dataset_views
-from recon.data.shapenetcore import load_model, model_path, read_splits
-from recon.data.sources import images_path, voxels_path
+from recon.data.shapenetcore_models import load_model, model_path, read_splits
+from recon.data.render_layouts import images_path, voxels_path
 from recon.evaluation.voxelize import voxelize
 
 PARTS = ".parts"

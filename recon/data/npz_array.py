@@ -10,7 +10,16 @@ whole is their users' top complaint. We never read a whole array:
 * a compressed member (``np.savez_compressed``, ZIP_DEFLATED; possibly the public
   downloads) cannot be random-accessed, so it is decompressed *once*, streamed in
   chunks (bounded memory), into a ``.npy`` cache file which is then memory-mapped.
-  The cache is keyed by the source's absolute path, size and mtime.
+  The cache is keyed by the source's absolute path, size and mtime and lives in
+  ``cache_dir`` (``$RECON_CACHE_DIR``, default ``~/.cache/diffmesh-recon/npz``).
+
+Decompression (:meth:`NpzArray.prepare`) is safe to run from several processes at once
+(DDP ranks, several nodes on a shared filesystem, DataLoader workers): it holds an exclusive
+``fcntl.flock`` on ``<cache>.lock`` beside the cache, so a second process waits, then finds
+the finished cache and reuses it; the cache itself is written under a temporary name and
+renamed into place (:func:`recon.atomic_io.open_atomic`), so nobody ever maps a partial
+file. Members of at least :data:`PROGRESS_MIN_BYTES` show a tqdm bar (bytes written of the
+total) and log where the cache goes; the datamodule runs this in ``prepare_data``.
 
 Mapped pages are file-backed: the kernel can drop them at any time, so they never
 count as the process's anonymous memory. The map itself is opened lazily in each
@@ -18,16 +27,36 @@ process (DataLoader workers included) and never pickled.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import logging
 import os
 import shutil
 import struct
-import tempfile
+import sys
+import time
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
+
+from recon.atomic_io import DiskFullError, open_atomic
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: the atomic rename alone keeps the cache correct
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+#: Members at least this large (uncompressed bytes) log their extraction and show a progress
+#: bar; smaller ones (e.g. per-object voxel files) extract silently.
+PROGRESS_MIN_BYTES = 64 << 20
+_COPY_CHUNK = 16 << 20
 
 
 class DatasetFormatError(ValueError):
@@ -35,7 +64,7 @@ class DatasetFormatError(ValueError):
 
 
 def default_cache_dir() -> Path:
-    """Cache for decompressed members: ``$RECON_CACHE_DIR`` or ``~/.cache/diffmesh-recon``."""
+    """Cache for decompressed members: ``$RECON_CACHE_DIR`` or ``~/.cache/diffmesh-recon/npz``."""
     env = os.environ.get("RECON_CACHE_DIR")
     if env:
         return Path(env)
@@ -114,7 +143,7 @@ class NpzArray:
                  what: str = "array") -> None:
         self.path = Path(path)
         self.what = what
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: missing {what} file")
         try:
@@ -151,9 +180,22 @@ class NpzArray:
             self._array = self._open()
         return self._array
 
-    def prepare(self) -> None:
-        """Do the one-time work now (decompress a compressed member into the cache)."""
-        _ = self.array
+    def prepare(self) -> bool:
+        """Do the one-time work now: decompress a compressed member into the cache unless
+        the cache is already there. Returns whether this call decompressed it. Safe to call
+        from several processes at once (see the module docstring). Does not map the array."""
+        if not self.compressed:
+            return False
+        cache = self._cache_path()
+        if cache.is_file():
+            return False
+        return self._extract_locked(cache)
+
+    @property
+    def cache_path(self) -> Path | None:
+        """Where the decompressed copy of a compressed member lives (``None`` when the member
+        is stored uncompressed and mapped in place)."""
+        return self._cache_path() if self.compressed else None
 
     def _check_member_extent(self, info: zipfile.ZipInfo) -> int:
         """Offset of the member's data in the file; raises when the file is too short to
@@ -201,7 +243,7 @@ class NpzArray:
                 raise DatasetFormatError(f"{self.path}: {self.what} data is truncated ({exc})") from exc
         cache = self._cache_path()
         if not cache.is_file():
-            self._extract(cache)
+            self._extract_locked(cache)
         try:
             arr = np.load(cache, mmap_mode="r")
         except ValueError as exc:
@@ -217,18 +259,87 @@ class NpzArray:
         base = self.cache_dir if self.cache_dir is not None else default_cache_dir()
         return base / f"{self.path.stem}-{digest}.npy"
 
-    def _extract(self, cache: Path) -> None:
+    def _extract_locked(self, cache: Path) -> bool:
+        """Decompress into ``cache`` holding its lock, unless another process finished it
+        while this one waited; returns whether this process decompressed it."""
         cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=cache.name + ".", suffix=".tmp")
+        with cache_lock(cache, f"{self.what} of {self.path.name}"):
+            if cache.is_file():
+                log.debug("%s: cache made by another process, reusing it", cache)
+                return False
+            for stale in cache.parent.glob(f".{cache.name}.*.tmp"):  # a killed extractor's (we hold the lock)
+                stale.unlink(missing_ok=True)
+            self._extract(cache)
+            return True
+
+    def _check_free_space(self, cache: Path) -> None:
+        free = shutil.disk_usage(cache.parent).free
+        if free < self._member_size:
+            error = DiskFullError(
+                errno.ENOSPC, f"cannot decompress the {self.what} of {self.path} into the cache folder "
+                f"{cache.parent}: it needs {_size(self._member_size)} and {_size(free)} are free. Free space, "
+                "or point data.cache_dir (or $RECON_CACHE_DIR) at a disk with room")
+            error.filename = str(cache)
+            raise error
+
+    def _extract(self, cache: Path) -> None:
+        """Stream the member into ``cache`` (atomically: a temporary file renamed into place),
+        with a progress bar for big members. The caller holds the cache's lock."""
+        total = self._member_size
+        self._check_free_space(cache)
+        loud = total >= PROGRESS_MIN_BYTES
+        (log.info if loud else log.debug)(
+            "decompressing the %s of %s (%s) into the cache %s (once; later runs map it)",
+            self.what, self.path, _size(total), cache)
+        start = time.perf_counter()
+        interactive = bool(getattr(sys.stderr, "isatty", lambda: False)())
         try:
-            with os.fdopen(fd, "wb") as out, zipfile.ZipFile(self.path) as zf, zf.open(self.member) as src:
-                shutil.copyfileobj(src, out, length=16 << 20)  # zipfile verifies the CRC at the end
-            os.replace(tmp, cache)
+            with open_atomic(cache) as out, zipfile.ZipFile(self.path) as zf, zf.open(self.member) as src, \
+                    tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, disable=not loud,
+                         desc=f"decompressing {self.path.name}", mininterval=0.5 if interactive else 30.0,
+                         file=sys.stderr) as bar:
+                while chunk := src.read(_COPY_CHUNK):  # zipfile verifies the CRC at the end
+                    out.write(chunk)
+                    bar.update(len(chunk))
         except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
             raise DatasetFormatError(f"{self.path}: corrupt compressed {self.what} member ({exc})") from exc
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        (log.info if loud else log.debug)("decompressed %s into %s in %.1f s", self.path.name, cache,
+                                          time.perf_counter() - start)
+
+
+def _size(count: int) -> str:
+    """``count`` bytes in words: ``'12.0 GiB (12884901888 bytes)'``."""
+    value, unit = float(count), "bytes"
+    for name in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, name
+    return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit} ({count} bytes)"
+
+
+@contextlib.contextmanager
+def cache_lock(cache: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on ``<cache>.lock`` (created beside ``cache``, and
+    left there: removing a lock file other processes may have open would break the lock).
+    A process that finds it held logs that it waits for ``what``, then blocks until the
+    holder is done. Where locks are unsupported (no ``fcntl``, a filesystem refusing
+    ``flock``) it proceeds unlocked: extraction stays correct (atomic rename), it may only
+    be done twice."""
+    lock_path = cache.with_name(cache.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    log.info("%s: another process is decompressing the %s; waiting for it", lock_path, what)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                if isinstance(exc, BlockingIOError) or exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP,
+                                                                         errno.ENOSYS, errno.EINVAL):
+                    raise
+                log.warning("%s: file locks are not supported here (%s); decompressing without one", lock_path, exc)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -1,10 +1,13 @@
-"""PyTorch datasets over the ShapeNet renders (or anything in the same format).
+"""PyTorch datasets over a set of renders in the ShapeNet-renders format (the real
+ShapeNet renders, the synthetic set or a converted set; either layout of
+:mod:`recon.data.render_layouts`).
 
-* :class:`ShapeNetRenders`: the categories of one split; global object index =
-  objects of category 0, then category 1, ... (categories in the given order).
-* :class:`ShapeNetViews`: evaluation, every object and all 24 views; sample
+* :class:`RenderSplit`: the categories of one split (not a Dataset: what the two below
+  read); global object index = objects of category 0, then category 1, ... (categories
+  in the given order).
+* :class:`EvalViews`: evaluation, every object and all 24 views; sample
   ``i = object*24 + view`` (the reference image index).
-* :class:`ShapeNetPairs`: training; indexed by ``(category, object_in_category, view_a,
+* :class:`TrainPairs`: training; indexed by ``(category, object_in_category, view_a,
   view_b)`` tuples produced by :class:`recon.data.sampling.ClassBalancedPairSampler`.
 
 Images are returned as float32 ``(4, 64, 64)`` in ``[0, 1]`` (uint8 / 255), RGBA with
@@ -21,10 +24,10 @@ import torch
 from torch.utils.data import Dataset
 
 from recon.data.cameras import NUM_VIEWS, eye_of_view
-from recon.data.sources import check_categories, discover_categories, open_source
+from recon.data.render_layouts import check_categories, discover_categories, open_source
 
 
-class ShapeNetRenders:
+class RenderSplit:
     """The ``categories`` (synset ids, or ``None`` = all present) of one ``split``."""
 
     def __init__(self, root: str | os.PathLike, split: str, categories: Sequence[str] | None = None,
@@ -41,10 +44,11 @@ class ShapeNetRenders:
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.num_objects = int(self.offsets[-1])
 
-    def prepare(self) -> None:
-        """Do one-time work (cache decompression) in this process, before forking workers."""
-        for s in self.sources:
-            s.prepare()
+    def prepare(self) -> int:
+        """Do the one-time work (decompressing compressed npz members into the cache) in this
+        process, before any worker starts; a no-op for what is already cached. Returns the
+        number of files this call decompressed."""
+        return sum(s.prepare() for s in self.sources)
 
     def verify(self) -> None:
         """Full content check (every byte / every PNG decoded); raises naming the bad file.
@@ -65,7 +69,7 @@ def _to_float(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).to(torch.float32).div_(255.0)
 
 
-class ShapeNetViews(Dataset):
+class EvalViews(Dataset):
     """Evaluation samples: ``len = num_objects * len(views)``.
 
     With all 24 views, sample ``i`` is object ``i // 24``, view ``i % 24``. Each item is a
@@ -73,7 +77,7 @@ class ShapeNetViews(Dataset):
     renders were opened with voxels), ``category``, ``object_index``, ``view`` (int64).
     """
 
-    def __init__(self, renders: ShapeNetRenders, views: Sequence[int] | None = None) -> None:
+    def __init__(self, renders: RenderSplit, views: Sequence[int] | None = None) -> None:
         self.renders = renders
         self.views = list(range(NUM_VIEWS)) if views is None else [int(v) for v in views]
         self.with_voxels = all(s.has_voxels for s in renders.sources)
@@ -100,7 +104,7 @@ class ShapeNetViews(Dataset):
         return item
 
 
-class ShapeNetPairs(Dataset):
+class TrainPairs(Dataset):
     """Training samples keyed by ``(category, object_in_category, view_a, view_b)``.
 
     Items: ``images_a``, ``images_b`` ``(4,64,64)`` float, ``eye_a``, ``eye_b`` ``(3,)``,
@@ -108,7 +112,7 @@ class ShapeNetPairs(Dataset):
     Integer keys ``i`` are also accepted (object ``i // 24``, view ``i % 24`` for both).
     """
 
-    def __init__(self, renders: ShapeNetRenders) -> None:
+    def __init__(self, renders: RenderSplit) -> None:
         self.renders = renders
 
     def __len__(self) -> int:

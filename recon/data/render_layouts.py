@@ -1,4 +1,6 @@
-"""Per-category, per-split readers of the ShapeNet renders, in both public layouts.
+"""Per-category, per-split readers of renders in the ShapeNet-renders format, in both
+on-disk layouts (the real ShapeNet renders, the synthetic set and converted sets alike),
+and the layouts' file names (:func:`images_path`, :func:`voxels_path`, split lists).
 
 A *source* holds the objects of one category in one split and reads them lazily:
 
@@ -71,11 +73,11 @@ class NpzSource:
     def __len__(self) -> int:
         return self.num_objects
 
-    def prepare(self) -> None:
-        """One-time preparation (decompressing compressed members into the cache)."""
-        self._images.prepare()
-        if self._voxels is not None:
-            self._voxels.prepare()
+    def prepare(self) -> int:
+        """One-time preparation: decompress compressed members into the cache (a no-op for
+        stored members and finished caches). Returns the number of files decompressed."""
+        arrays = [self._images] + ([self._voxels] if self._voxels is not None else [])
+        return sum(a.prepare() for a in arrays)
 
     def verify(self) -> None:
         """Full check: read every byte and compare the zip CRC-32s (slow on big splits)."""
@@ -172,8 +174,9 @@ class FolderSource:
     def __len__(self) -> int:
         return self.num_objects
 
-    def prepare(self) -> None:
-        pass
+    def prepare(self) -> int:
+        """Nothing to prepare: PNGs are read in place. Returns 0 (files decompressed)."""
+        return 0
 
     def verify(self) -> None:
         """Full check: decode every PNG (and CRC-check every voxel file)."""

@@ -1,10 +1,12 @@
 """Rendering the 24 dataset views of a coloured mesh in the dataset's image convention.
 
-Convention (REFERENCE section 1, emulated, see datasets/README.md): the shaded colour is
-rendered with hard rasterization at ``4x`` resolution (256x256), composited on white,
-RGB inverted (so the background is 0 and an object pixel holds ``1 - shaded``), and
-every channel is averaged over 4x4 blocks to 64x64. The result is an antialiased alpha
-and RGB equal to ``coverage * (1 - shaded)``. Stored as uint8 ``round(255 x)``.
+Convention (REFERENCE section 1, emulated, see datasets/README.md and
+:mod:`recon.data.rgb_convention`): the shaded colour is rendered with hard rasterization at
+``4x`` resolution (256x256), encoded as the dataset stores it (composited on white, RGB
+inverted: the background is 0 and an object pixel holds ``1 - shaded``;
+:func:`~recon.data.rgb_convention.encode_dataset_rgba`), and every channel is averaged over
+4x4 blocks to 64x64. The result is an antialiased alpha and RGB equal to
+``coverage * (1 - shaded)``. Stored as uint8 ``round(255 x)``.
 
 The renderer is injected as a :data:`RenderFn` so the pipeline runs and is tested
 without the compiled renderer; :func:`default_render_fn` uses ``renderers`` (SoftRas,
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 
 from recon.data.cameras import IMAGE_SIZE, NUM_VIEWS, VIEWING_ANGLE, view_eyes
 from recon.data.mesh import ColoredMesh
+from recon.data.rgb_convention import encode_dataset_rgba
 
 #: ``render_fn(vertices (B,V,3) f32, faces (F,3) i64, eyes (B,3) f32, face_colors (B,F,1,3) f32)
 #: -> (B,4,H,W)`` RGBA in [0,1] on a black background (alpha = coverage).
@@ -56,12 +59,15 @@ def default_render_fn(image_size: int = IMAGE_SIZE * SUPERSAMPLE) -> RenderFn:
 
 def compose_dataset_images(rgba: torch.Tensor, supersample: int = SUPERSAMPLE,
                            invert_rgb: bool = True) -> torch.Tensor:
-    """``(B,4,sH,sW)`` hard render on black -> ``(B,4,H,W)`` float in the dataset convention:
-    composite on white, invert RGB (``invert_rgb``), then ``supersample`` average pooling."""
-    rgb, alpha = rgba[:, :3], rgba[:, 3:4].clamp(0, 1)
-    on_white = rgb * alpha + (1.0 - alpha)
-    out_rgb = 1.0 - on_white if invert_rgb else on_white
-    out = torch.cat([out_rgb, alpha], 1)
+    """``(B,4,sH,sW)`` hard render on black (straight colour, alpha = coverage) -> ``(B,4,H,W)``
+    float in the dataset convention (:func:`recon.data.rgb_convention.encode_dataset_rgba` of
+    the colour on black ``rgb * alpha``), then ``supersample`` average pooling.
+    ``invert_rgb=False`` keeps the colour composited on white instead (``1 - stored rgb``), an
+    alternative convention."""
+    alpha = rgba[:, 3:4].clamp(0, 1)
+    out = encode_dataset_rgba(rgba[:, :3] * alpha, alpha)
+    if not invert_rgb:
+        out = torch.cat([1.0 - out[:, :3], alpha], 1)
     if supersample > 1:
         out = F.avg_pool2d(out, supersample)
     return out.clamp(0, 1)

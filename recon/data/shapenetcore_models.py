@@ -1,4 +1,6 @@
-"""Reading ShapeNetCore (v1 or v2) models and split lists.
+"""Reading ShapeNetCore (v1 or v2) 3D models and split lists: the input of the converter
+(:mod:`recon.data.convert`), which renders them into the ShapeNet-renders format. (The
+renders themselves are read by :mod:`recon.data.render_layouts`.)
 
 Layouts: v1 ``{root}/{synset}/{model}/model.obj``; v2
 ``{root}/{synset}/{model}/models/model_normalized.obj``. Either may reference an ``.mtl``

@@ -35,7 +35,7 @@ from recon.data.mesh import ColoredMesh, normalize_mesh
 from recon.data.npz_writer import NpzStreamWriter
 from recon.data.procedural import BUILDERS
 from recon.data.render_views import RenderFn, render_dataset_views
-from recon.data.sources import images_path, voxels_path
+from recon.data.render_layouts import images_path, voxels_path
 from recon.evaluation.voxelize import voxelize_meshes
 
 DEFAULT_OBJECTS_PER_CLASS = 40

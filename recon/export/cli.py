@@ -27,14 +27,13 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from recon.checkpoints import load_module, resolve_device
+from recon.data.categories import SPLITS
 from recon.hydra_utils import CONFIG_DIR, print_config, set_project_root
 
 __all__ = ["ExportItem", "image_items", "dataset_items", "export_items", "export",
            "main"]
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "val", "test")
 
 
 @dataclass
@@ -68,7 +67,7 @@ def _as_list(value: Any, what: str) -> list | None:
 def _checkpoint_path(cfg: DictConfig) -> Path:
     if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.get("ckpt_path"):
         raise ValueError("ckpt_path is required: recon-export ckpt_path=PATH/TO/model.ckpt ... "
-                         "(a checkpoint saved by recon-train, e.g. logs/train/runs/<time>/checkpoints/last.ckpt)")
+                         "(a checkpoint saved by recon-train: logs/<task>/runs/<date>_<time>/checkpoints/last.ckpt)")
     return Path(str(cfg.ckpt_path)).expanduser()
 
 
@@ -104,17 +103,21 @@ def image_items(inputs: Sequence[str | os.PathLike], masks: Sequence[str | os.Pa
     return items
 
 
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+
+
 def dataset_items(datamodule, split: str, objects: Sequence[int] | None, views: Sequence[int],
                   ground_truth_views: Sequence[int] | None = None) -> Iterator[ExportItem]:
-    """Items of ``split`` (``train``/``val``/``test``) of a :class:`ShapeNetDataModule`:
+    """Items of ``split`` (``train``/``val``/``test``) of a :class:`RendersDataModule`:
     each of ``objects`` (indices in the split, as the evaluation counts them; ``None`` =
     all) seen from each of ``views``, named ``<category>/<object:04d>_v<view:02d>``, with
     the dataset images at ``ground_truth_views`` attached. Loaded lazily."""
     from recon.data.cameras import NUM_VIEWS  # noqa: PLC0415
     from recon.data.categories import category_name  # noqa: PLC0415
 
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    _check_split(split)
     views = [int(v) for v in views]
     if not views:
         raise ValueError("views is empty: give at least one dataset view, e.g. views=[0]")
@@ -231,8 +234,9 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     if inputs:
         items: Iterable[ExportItem] = image_items(inputs, masks)
     else:
+        _check_split(str(split))
         datamodule = instantiate(cfg.data, root=cfg, where="data")
-        datamodule.prepare_data()
+        datamodule.prepare_data(stages=[str(split)])  # decompresses only this split, if compressed
         known = set(module.hparams.get("category_names") or [])
         if known and not set(datamodule.category_names) <= known:
             log.warning("the model was trained on %s; the dataset also has %s", sorted(known),

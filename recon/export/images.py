@@ -1,9 +1,9 @@
 """The user's own pictures as model inputs, in the dataset's RGBA convention.
 
 The network takes ``(B, 4, 64, 64)`` float images in [0, 1] exactly as the dataset stores
-them (REFERENCE section 1): channel 3 is the alpha (the object's coverage) and channels 0-2
-hold the colour composited on white, then inverted, ``stored = alpha * (1 - rgb)``, so the
-background is 0 in every channel.
+them (REFERENCE section 1, :mod:`recon.data.rgb_convention`): channel 3 is the alpha (the
+object's coverage) and channels 0-2 hold the colour composited on white, then inverted,
+``stored = alpha * (1 - rgb)``, so the background is 0 in every channel.
 
 Accepted inputs (anything PIL reads):
 
@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from recon.data.cameras import IMAGE_SIZE
+from recon.data.rgb_convention import encode_dataset_rgba
 
 __all__ = ["InputImageError", "read_rgba", "to_model_input", "load_image", "load_images"]
 
@@ -111,8 +112,10 @@ def to_model_input(rgb: np.ndarray | torch.Tensor, alpha: np.ndarray | torch.Ten
     float32 in the dataset convention (``stored rgb = alpha * (1 - rgb)``, channel 3 alpha).
 
     The picture is padded to a centred square with alpha 0, then resized (bilinear with
-    antialiasing) in premultiplied form: the stored channels ``alpha - alpha * rgb`` are
-    linear in ``(alpha * rgb, alpha)``, so resizing and compositing commute.
+    antialiasing) in premultiplied form (colour on black ``alpha * rgb``, and ``alpha``), then
+    encoded by :func:`recon.data.rgb_convention.encode_dataset_rgba`: the stored channels
+    ``alpha - alpha * rgb`` are linear in ``(alpha * rgb, alpha)``, so resizing and
+    compositing commute.
     """
     rgb = torch.as_tensor(np.asarray(rgb, dtype=np.float32))
     alpha = torch.as_tensor(np.asarray(alpha, dtype=np.float32))
@@ -128,9 +131,7 @@ def to_model_input(rgb: np.ndarray | torch.Tensor, alpha: np.ndarray | torch.Ten
         planes = F.interpolate(planes, size=(size, size), mode="bilinear", align_corners=False,
                                antialias=side > size)
     planes = planes[0].clamp(0, 1)
-    alpha_out = planes[3:4]
-    stored_rgb = (alpha_out - planes[:3]).clamp(0, 1)
-    return torch.cat([stored_rgb, alpha_out]).contiguous()
+    return encode_dataset_rgba(planes[:3], planes[3:4]).contiguous()
 
 
 def load_image(path: PathLike, mask: PathLike | None = None, size: int = IMAGE_SIZE) -> torch.Tensor:

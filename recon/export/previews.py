@@ -24,8 +24,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from recon.data.cameras import AZIMUTH_STEP, DISTANCE, ELEVATION, NUM_VIEWS
 from recon.atomic_io import write_bytes_atomic
+from recon.data.cameras import AZIMUTH_STEP, DISTANCE, ELEVATION, NUM_VIEWS
+from recon.data.rgb_convention import decode_color_on_white
 
 __all__ = ["PREVIEW_AZIMUTHS", "preview_renderer", "dataset_views", "render_views", "renders_on_white",
            "dataset_images_on_white", "contact_sheet", "turntable_frames", "write_png", "write_gif",
@@ -92,8 +93,9 @@ def renders_on_white(images: torch.Tensor) -> torch.Tensor:
 
 def dataset_images_on_white(images: torch.Tensor) -> torch.Tensor:
     """Dataset-convention images ``(N, 4, H, W)`` (``stored = alpha * (1 - rgb)``) -> the
-    colour composited on white ``(N, 3, H, W)``, which is ``1 - stored``."""
-    return (1.0 - images[:, :3]).clamp(0, 1)
+    colour composited on white ``(N, 3, H, W)``
+    (:func:`recon.data.rgb_convention.decode_color_on_white`)."""
+    return decode_color_on_white(images)
 
 
 def _to_tile(images: torch.Tensor, tile: int) -> np.ndarray:

@@ -5,8 +5,8 @@
 ``(B, V, 3)`` and give the template at ``centroid = offset = 0``.
 
 * :func:`softras_vertices`: the SoftRas/NMR parameterization (REFERENCE section 3). Its
-  known flaw: a template coordinate that is exactly 0 has sign 0 and never moves (67 of
-  them on the standard sphere).
+  known flaw: a template coordinate that is exactly 0 has sign 0 and never moves (96 of
+  the 1926 coordinates of the 642-vertex icosphere, on 90 vertices: 32 per axis).
 * :func:`tanh_vertices`: ``v = 0.5 tanh(atanh(2 base) + offset + centroid_scale*centroid)``:
   the same bounded box, the centroid a shift in the atanh domain, and every coordinate
   (zeros included) free to move.

@@ -6,10 +6,12 @@ from pathlib import Path
 import pytest
 from datafiles import CATS, write_folder_split, write_npz_split
 
+from recon.data.categories import SPLITS
+
 
 def _write_all_splits(root: Path, write_split) -> Path:
     for c, (syn, n) in enumerate(CATS.items()):
-        for split in ("train", "val", "test"):
+        for split in SPLITS:
             write_split(root, syn, split, n, c)
     return root
 

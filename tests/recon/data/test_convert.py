@@ -1,4 +1,5 @@
-"""The ShapeNetCore converter on a fake ShapeNetCore tree written here."""
+"""The ShapeNetCore converter (recon.data.convert, reading models with
+recon.data.shapenetcore_models) on a fake ShapeNetCore tree written here."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,8 @@ import pytest
 import torch
 
 from recon.data.convert import convert, main
-from recon.data.shapenet import ShapeNetRenders, ShapeNetViews
-from recon.data.shapenetcore import load_model, read_splits
+from recon.data.render_datasets import EvalViews, RenderSplit
+from recon.data.shapenetcore_models import load_model, read_splits
 from recon.evaluation.voxelize import voxelize
 
 CUBE_V = [(0, 0, 0), (2, 0, 0), (2, 1, 0), (0, 1, 0), (0, 0, 1), (2, 0, 1), (2, 1, 1), (0, 1, 1)]
@@ -98,7 +99,7 @@ def test_convert_and_read_back(tmp_path, shapenet):
     m = load_model(root / "02958343" / "carB" / "models" / "model_normalized.obj")
     assert np.array_equal(vox[1], voxelize(m.vertices, m.faces)[0].numpy())
     assert not (out / ".parts").exists()
-    ds = ShapeNetViews(ShapeNetRenders(out, "test", categories=["02958343"]))
+    ds = EvalViews(RenderSplit(out, "test", categories=["02958343"]))
     assert len(ds) == 24 and ds[3]["voxels"].any()
 
 

@@ -17,10 +17,10 @@ import pytest
 from datafiles import pattern_images, pattern_voxels, write_folder_split, write_npz_split
 from PIL import Image
 
-from recon.data.datamodule import ShapeNetDataModule
+from recon.data.datamodule import RendersDataModule
 from recon.data.npz_array import DatasetFormatError, NpzArray
-from recon.data.shapenet import ShapeNetRenders, ShapeNetViews
-from recon.data.sources import images_path, voxels_path
+from recon.data.render_datasets import EvalViews, RenderSplit
+from recon.data.render_layouts import images_path, voxels_path
 
 SYN, OTHER = "02691156", "03001627"
 N = 2  # objects per split in these small sets
@@ -54,7 +54,7 @@ def _zip_with(path: Path, name: str, payload: bytes) -> None:
         zf.writestr(name, payload)
 
 
-# -- npz layout: one damaged images file, opened through ShapeNetRenders ----------------
+# -- npz layout: one damaged images file, opened through RenderSplit ----------------
 
 DATA_OFFSET = 30 + len("arr_0.npy") + 20  # np.savez member: local header, name, zip64 extra
 
@@ -114,7 +114,7 @@ def test_damaged_images_file(tmp_path, fault):
     root = _npz_set(tmp_path / "d")
     bad = images_path(root, SYN, "val")
     problem = NPZ_FAULTS[fault](bad)
-    raises_naming(DatasetFormatError, bad, problem, lambda: ShapeNetRenders(root, "val"))
+    raises_naming(DatasetFormatError, bad, problem, lambda: RenderSplit(root, "val"))
 
 
 VOXEL_FAULTS: dict[str, tuple[Callable[[], np.ndarray], str]] = {
@@ -133,7 +133,7 @@ def test_malformed_voxels_file(tmp_path, fault):
     root = _npz_set(tmp_path / "d")
     make, problem = VOXEL_FAULTS[fault]
     np.savez(voxels_path(root, SYN, "val"), make())
-    raises_naming(DatasetFormatError, voxels_path(root, SYN, "val"), problem, lambda: ShapeNetRenders(root, "val"))
+    raises_naming(DatasetFormatError, voxels_path(root, SYN, "val"), problem, lambda: RenderSplit(root, "val"))
 
 
 @pytest.mark.parametrize("cut", [200, 10])
@@ -150,7 +150,7 @@ def test_truncated_voxels_file(tmp_path, cut):
         problem = f"truncated zip member 'arr_0.npy' (expected {member} bytes, found {found})"
     else:
         problem = f"truncated or corrupt .npz: its zip directory is missing or damaged ({len(data) - cut} bytes;"
-    raises_naming(DatasetFormatError, p, problem, lambda: ShapeNetRenders(root, "val"))
+    raises_naming(DatasetFormatError, p, problem, lambda: RenderSplit(root, "val"))
 
 
 def test_missing_category_names_the_expected_file(tmp_path):
@@ -158,7 +158,7 @@ def test_missing_category_names_the_expected_file(tmp_path):
     raises_naming(FileNotFoundError, images_path(root, "04379243", "val"),
                   f"missing images file: category 04379243 (table) has no 'val' data in {root} "
                   f"(present: {SYN}, {OTHER})",
-                  lambda: ShapeNetRenders(root, "val", categories=[SYN, "04379243"]))
+                  lambda: RenderSplit(root, "val", categories=[SYN, "04379243"]))
 
 
 def test_category_missing_from_one_split_fails_in_setup(tmp_path):
@@ -167,14 +167,14 @@ def test_category_missing_from_one_split_fails_in_setup(tmp_path):
         write_npz_split(root, syn, "train", N, c)
     images_path(root, OTHER, "val").unlink()
     voxels_path(root, OTHER, "val").unlink()
-    dm = ShapeNetDataModule(root, batch_size=2)
+    dm = RendersDataModule(root, batch_size=2)
     raises_naming(FileNotFoundError, images_path(root, OTHER, "val"),
                   "missing images file: category 03001627 (chair) has no 'val' data", lambda: dm.setup("fit"))
 
 
 def test_missing_split(tmp_path):
     root = _npz_set(tmp_path / "d")
-    raises_naming(FileNotFoundError, root, "no npz data for split 'train'", lambda: ShapeNetRenders(root, "train"))
+    raises_naming(FileNotFoundError, root, "no npz data for split 'train'", lambda: RenderSplit(root, "train"))
 
 
 def test_datamodule_setup_raises_before_any_worker(tmp_path):
@@ -184,7 +184,7 @@ def test_datamodule_setup_raises_before_any_worker(tmp_path):
         write_npz_split(root, syn, "train", N, c)
     bad = images_path(root, OTHER, "train")
     bad.write_bytes(bad.read_bytes()[:5000])
-    dm = ShapeNetDataModule(root, batch_size=2, num_workers=2)
+    dm = RendersDataModule(root, batch_size=2, num_workers=2)
     raises_naming(DatasetFormatError, bad, "truncated zip member 'arr_0.npy'", lambda: dm.setup("fit"))
 
 
@@ -197,10 +197,10 @@ def test_flipped_bytes_found_by_verify(tmp_path):
     data = bytearray(bad.read_bytes())
     data[len(data) // 2] ^= 0xFF
     bad.write_bytes(bytes(data))
-    ShapeNetRenders(root, "val")  # the damage is inside the pixels: opening cannot see it
+    RenderSplit(root, "val")  # the damage is inside the pixels: opening cannot see it
     raises_naming(DatasetFormatError, bad, "corrupt images member 'arr_0.npy' (Bad CRC-32",
-                  lambda: ShapeNetRenders(root, "val").verify())
-    dm = ShapeNetDataModule(root, batch_size=2, verify_files=True)
+                  lambda: RenderSplit(root, "val").verify())
+    dm = RendersDataModule(root, batch_size=2, verify_files=True)
     raises_naming(DatasetFormatError, bad, "Bad CRC-32", lambda: dm.setup("fit"))
 
 
@@ -213,7 +213,7 @@ def test_corrupt_compressed_member_fails_in_setup(tmp_path):
     for i in range(len(data) // 3, len(data) // 3 + 32):
         data[i] ^= 0x55
     bad.write_bytes(bytes(data))
-    dm = ShapeNetDataModule(root, batch_size=2, cache_dir=tmp_path / "cache")
+    dm = RendersDataModule(root, batch_size=2, cache_dir=tmp_path / "cache")
     raises_naming(DatasetFormatError, bad, "corrupt compressed images member", lambda: dm.setup("fit"))
 
 
@@ -266,14 +266,14 @@ FOLDER_FAULTS: dict[str, Callable[[Path, Path], tuple[type[BaseException], Path,
 def test_damaged_folder_layout(folders, fault):
     root, ids = folders
     exc_type, path, problem = FOLDER_FAULTS[fault](root, root / SYN / ids[1])
-    raises_naming(exc_type, path, problem, lambda: ShapeNetRenders(root, "val", layout="folders"))
+    raises_naming(exc_type, path, problem, lambda: RenderSplit(root, "val", layout="folders"))
 
 
 def test_missing_category_folder(folders):
     root, _ = folders
     raises_naming(FileNotFoundError, root / OTHER / "softras_val.lst",
                   f"missing split list: category {OTHER} (chair) has no 'val' data in {root} (present: {SYN})",
-                  lambda: ShapeNetRenders(root, "val", categories=[OTHER], layout="folders"))
+                  lambda: RenderSplit(root, "val", categories=[OTHER], layout="folders"))
 
 
 PNG_FAULTS: dict[str, tuple[Callable[[Path], None], str]] = {
@@ -292,6 +292,6 @@ def test_damaged_png(folders, fault):
     damage, problem = PNG_FAULTS[fault]
     png = root / SYN / ids[1] / "image" / "0007.png"
     damage(png)
-    renders = ShapeNetRenders(root, "val", layout="folders")
+    renders = RenderSplit(root, "val", layout="folders")
     raises_naming(DatasetFormatError, png, problem, renders.verify)
-    raises_naming(DatasetFormatError, png, problem, lambda: ShapeNetViews(renders)[24 + 7])
+    raises_naming(DatasetFormatError, png, problem, lambda: EvalViews(renders)[24 + 7])

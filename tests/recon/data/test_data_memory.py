@@ -11,8 +11,8 @@ from torch.utils.data import DataLoader
 
 from recon.data.npz_writer import NpzStreamWriter
 from recon.data.sampling import ClassBalancedPairSampler
-from recon.data.shapenet import ShapeNetPairs, ShapeNetRenders, ShapeNetViews
-from recon.data.sources import images_path, voxels_path
+from recon.data.render_datasets import EvalViews, RenderSplit, TrainPairs
+from recon.data.render_layouts import images_path, voxels_path
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -34,13 +34,13 @@ def test_iterating_a_split_keeps_anonymous_memory_flat(tmp_path):
             w.write(block)
     with NpzStreamWriter(voxels_path(tmp_path, "91000000", "val"), (n, 32, 32, 32), bool) as w:
         w.write(np.zeros((n, 32, 32, 32), bool))
-    renders = ShapeNetRenders(tmp_path, "val")
+    renders = RenderSplit(tmp_path, "val")
     before = rss_anon_mib()
     total = 0.0
-    for b in DataLoader(ShapeNetViews(renders, views=[0, 7, 13, 23]), batch_size=128):
+    for b in DataLoader(EvalViews(renders, views=[0, 7, 13, 23]), batch_size=128):
         total += float(b["images"][:, 3].mean())
     sampler = ClassBalancedPairSampler(renders.objects_per_category, 6000, seed=0)
-    for b in DataLoader(ShapeNetPairs(renders), batch_size=64, sampler=sampler):
+    for b in DataLoader(TrainPairs(renders), batch_size=64, sampler=sampler):
         total += float(b["images_a"][:, 0].mean())
     grown = rss_anon_mib() - before
     assert total > 0

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from killrun import CountingRender, fake_render, kill_when, run_child, write_fake_shapenet
 
+from recon.data.categories import SPLITS
 from recon.data.convert import convert
-from recon.data.shapenet import ShapeNetRenders, ShapeNetViews
+from recon.data.render_datasets import EvalViews, RenderSplit
 from recon.data.synthetic import JOURNAL, MANIFEST, generate
 
 SYNTH = {"seed": 3, "objects_per_class": {"train": 2, "val": 1, "test": 1},
@@ -54,8 +55,8 @@ def _resume_synth(out: Path, clean: Path) -> int:
     assert not (out / JOURNAL).exists()
     assert_same_outputs(out, clean, skip=(MANIFEST,))  # the manifest holds the run time
     assert _synth_manifest_files(out) == _synth_manifest_files(clean)
-    for split in ("train", "val", "test"):
-        assert len(ShapeNetViews(ShapeNetRenders(out, split))) == 2 * SYNTH["objects_per_class"][split] * 24
+    for split in SPLITS:
+        assert len(EvalViews(RenderSplit(out, split))) == 2 * SYNTH["objects_per_class"][split] * 24
     return render.calls
 
 
@@ -142,7 +143,7 @@ def _resume_convert(shapenet: tuple[Path, Path], out: Path, clean: Path) -> int:
     assert not r["failed"] and r["converted"] == render.calls
     assert r["converted"] + r["skipped"] == CONVERT_MODELS
     assert_same_outputs(out, clean)
-    assert len(ShapeNetViews(ShapeNetRenders(out, "train", categories=["02958343"]))) == 2 * 24
+    assert len(EvalViews(RenderSplit(out, "train", categories=["02958343"]))) == 2 * 24
     return render.calls
 
 
@@ -206,7 +207,7 @@ def test_converter_does_not_write_a_split_whose_models_all_failed(tmp_path, shap
     convert(tree, splits, out, workers=0, render_fn=fake_render, progress=False)
     assert len((out / "failed.txt").read_text().splitlines()) == 1  # not repeated by a re-run
     with pytest.raises(FileNotFoundError, match="no npz data for split 'val'"):
-        ShapeNetRenders(out, "val")
+        RenderSplit(out, "val")
 
 
 def test_converter_redoes_an_output_damaged_after_it_was_recorded(tmp_path, shapenet, clean_convert):

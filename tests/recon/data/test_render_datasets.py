@@ -11,7 +11,7 @@ from datafiles import CATS, pattern_images, pattern_voxels, write_npz_split
 
 from recon.data.cameras import view_eyes
 from recon.data.npz_array import DatasetFormatError, NpzArray
-from recon.data.shapenet import ShapeNetPairs, ShapeNetRenders, ShapeNetViews
+from recon.data.render_datasets import EvalViews, RenderSplit, TrainPairs
 
 
 def expected_eye(k: int) -> torch.Tensor:
@@ -32,9 +32,9 @@ def test_views_dataset_shapes_values_and_index(tmp_path, compressed):
     root = tmp_path / "d"
     for c, (syn, n) in enumerate(CATS.items()):
         write_npz_split(root, syn, "val", n, c, compressed=compressed)
-    renders = ShapeNetRenders(root, "val", cache_dir=tmp_path / "cache")
+    renders = RenderSplit(root, "val", cache_dir=tmp_path / "cache")
     assert renders.categories == sorted(CATS)
-    ds = ShapeNetViews(renders)
+    ds = EvalViews(renders)
     assert len(ds) == sum(CATS.values()) * 24
     ref = [pattern_images(n, c).reshape(n * 24, 4, 64, 64) for c, n in enumerate(CATS.values())]
     n0 = list(CATS.values())[0]
@@ -57,8 +57,8 @@ def test_views_dataset_shapes_values_and_index(tmp_path, compressed):
 
 
 def test_pairs_dataset(npz_root):
-    renders = ShapeNetRenders(npz_root, "train", need_voxels=False)
-    ds = ShapeNetPairs(renders)
+    renders = RenderSplit(npz_root, "train", need_voxels=False)
+    ds = TrainPairs(renders)
     item = ds[(1, 2, 3, 17)]
     ref = pattern_images(5, 1)
     np.testing.assert_allclose(item["images_a"].numpy(), ref[2, 3] / 255.0)
@@ -70,7 +70,7 @@ def test_pairs_dataset(npz_root):
 
 
 def test_dataset_pickles_without_data(npz_root):
-    ds = ShapeNetViews(ShapeNetRenders(npz_root, "val"))
+    ds = EvalViews(RenderSplit(npz_root, "val"))
     _ = ds[0]  # maps the files in this process
     blob = pickle.dumps(ds)
     assert len(blob) < 20_000  # paths and shapes only, never the mapped arrays
@@ -81,14 +81,14 @@ def test_dataset_pickles_without_data(npz_root):
 def test_missing_file_is_named(npz_root):
     (npz_root / "03001627_val_voxels.npz").unlink()
     with pytest.raises(FileNotFoundError, match="03001627_val_voxels.npz: missing voxels"):
-        ShapeNetRenders(npz_root, "val")
-    ShapeNetRenders(npz_root, "val", categories=["02691156"])  # the other category is fine
+        RenderSplit(npz_root, "val")
+    RenderSplit(npz_root, "val", categories=["02691156"])  # the other category is fine
 
 
 def test_corrupt_file_is_named(npz_root):
     (npz_root / "02691156_val_images.npz").write_bytes(b"this is not a zip file at all")
     with pytest.raises(DatasetFormatError, match="02691156_val_images.npz: not a valid .npz"):
-        ShapeNetRenders(npz_root, "val")
+        RenderSplit(npz_root, "val")
 
 
 def test_truncated_file_is_named(npz_root):
@@ -96,16 +96,16 @@ def test_truncated_file_is_named(npz_root):
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 2])
     with pytest.raises(DatasetFormatError, match="02691156_val_images.npz"):
-        ShapeNetRenders(npz_root, "val").prepare()
+        RenderSplit(npz_root, "val").prepare()
 
 
 def test_wrong_shape_is_named(npz_root):
     np.savez(npz_root / "02691156_val_images.npz", np.zeros((3, 24, 3, 64, 64), np.uint8))
     with pytest.raises(DatasetFormatError, match=r"02691156_val_images.npz: images must be \(N, 24, 4, 64, 64\)"):
-        ShapeNetRenders(npz_root, "val")
+        RenderSplit(npz_root, "val")
     np.savez(npz_root / "03001627_val_voxels.npz", np.zeros((4, 32, 32, 32), bool))
     with pytest.raises(DatasetFormatError, match="03001627_val_voxels.npz: voxels must be"):
-        ShapeNetRenders(npz_root, "val", categories=["03001627"])
+        RenderSplit(npz_root, "val", categories=["03001627"])
 
 
 def test_first_array_whatever_its_key(tmp_path):
@@ -117,7 +117,7 @@ def test_first_array_whatever_its_key(tmp_path):
 def test_no_split_present(tmp_path):
     tmp_path.joinpath("empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no npz data for split 'train'"):
-        ShapeNetRenders(tmp_path / "empty", "train")
+        RenderSplit(tmp_path / "empty", "train")
 
 
 def test_corrupt_compressed_member_is_named(tmp_path):
@@ -130,4 +130,5 @@ def test_corrupt_compressed_member_is_named(tmp_path):
     (tmp_path / "02691156_val_images.npz").write_bytes(bytes(data))
     with pytest.raises(DatasetFormatError, match="02691156_val_images.npz: corrupt compressed images"):
         NpzArray(tmp_path / "02691156_val_images.npz", cache_dir=tmp_path / "cache", what="images").prepare()
-    assert not list((tmp_path / "cache").iterdir())  # no half-written cache left behind
+    left = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert all(name.endswith(".npy.lock") for name in left), left  # no half-written cache left behind

@@ -6,12 +6,12 @@ import torch
 from datafiles import CATS
 
 from recon.data.npz_array import DatasetFormatError
-from recon.data.shapenet import ShapeNetPairs, ShapeNetRenders, ShapeNetViews
+from recon.data.render_datasets import EvalViews, RenderSplit, TrainPairs
 
 
 def test_folders_match_npz(npz_root, folder_root):
-    a = ShapeNetViews(ShapeNetRenders(npz_root, "test"))
-    b = ShapeNetViews(ShapeNetRenders(folder_root, "test", layout="folders"))
+    a = EvalViews(RenderSplit(npz_root, "test"))
+    b = EvalViews(RenderSplit(folder_root, "test", layout="folders"))
     assert len(a) == len(b) == sum(CATS.values()) * 24
     for i in (0, 25, 77, len(a) - 1):
         x, y = a[i], b[i]
@@ -21,8 +21,8 @@ def test_folders_match_npz(npz_root, folder_root):
 
 
 def test_folder_pairs(folder_root, npz_root):
-    a = ShapeNetPairs(ShapeNetRenders(npz_root, "train", need_voxels=False))
-    b = ShapeNetPairs(ShapeNetRenders(folder_root, "train", layout="folders", need_voxels=False))
+    a = TrainPairs(RenderSplit(npz_root, "train", need_voxels=False))
+    b = TrainPairs(RenderSplit(folder_root, "train", layout="folders", need_voxels=False))
     for k in a[(1, 4, 0, 9)]:
         assert torch.equal(a[(1, 4, 0, 9)][k], b[(1, 4, 0, 9)][k])
 
@@ -31,7 +31,7 @@ def test_folder_errors_name_the_file(folder_root):
     obj = (folder_root / "02691156" / "softras_val.lst").read_text().split()[1]
     png = folder_root / "02691156" / obj / "image" / "0005.png"
     png.write_bytes(b"garbage")
-    ds = ShapeNetViews(ShapeNetRenders(folder_root, "val", layout="folders"))
+    ds = EvalViews(RenderSplit(folder_root, "val", layout="folders"))
     with pytest.raises(DatasetFormatError, match="0005.png: unreadable PNG"):
         ds[24 + 5]
     (folder_root / "02691156" / obj / "mask" / "0006.png").unlink()
@@ -39,4 +39,4 @@ def test_folder_errors_name_the_file(folder_root):
         ds[24 + 6]
     (folder_root / "03001627" / "softras_val.lst").unlink()
     with pytest.raises(FileNotFoundError, match="softras_val.lst: missing split list"):
-        ShapeNetRenders(folder_root, "val", categories=["03001627"], layout="folders")
+        RenderSplit(folder_root, "val", categories=["03001627"], layout="folders")

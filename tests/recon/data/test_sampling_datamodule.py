@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from datafiles import CATS
 
-from recon.data.datamodule import ShapeNetDataModule
+from recon.data.datamodule import RendersDataModule
 from recon.data.sampling import ClassBalancedPairSampler
 
 
@@ -39,7 +39,7 @@ def _batches(dm, n):
 
 
 def test_datamodule_train_batches(npz_root):
-    dm = ShapeNetDataModule(npz_root, batch_size=6, num_workers=0, iterations_per_epoch=4, seed=1)
+    dm = RendersDataModule(npz_root, batch_size=6, num_workers=0, iterations_per_epoch=4, seed=1)
     dm.setup("fit")
     batches = _batches(dm, 10)
     assert len(batches) == 4
@@ -52,8 +52,8 @@ def test_datamodule_train_batches(npz_root):
 
 
 def test_workers_give_the_same_stream(npz_root):
-    base = _batches(ShapeNetDataModule(npz_root, batch_size=5, num_workers=0, iterations_per_epoch=6, seed=7), 6)
-    multi = _batches(ShapeNetDataModule(npz_root, batch_size=5, num_workers=2, iterations_per_epoch=6, seed=7), 6)
+    base = _batches(RendersDataModule(npz_root, batch_size=5, num_workers=0, iterations_per_epoch=6, seed=7), 6)
+    multi = _batches(RendersDataModule(npz_root, batch_size=5, num_workers=2, iterations_per_epoch=6, seed=7), 6)
     assert len(base) == len(multi) == 6
     for x, y in zip(base, multi, strict=True):
         for k in x:
@@ -63,7 +63,7 @@ def test_workers_give_the_same_stream(npz_root):
 
 
 def test_datamodule_eval_batches(npz_root):
-    dm = ShapeNetDataModule(npz_root, batch_size=4, eval_batch_size=24, num_workers=0)
+    dm = RendersDataModule(npz_root, batch_size=4, eval_batch_size=24, num_workers=0)
     dm.setup("fit")
     dm.setup("test")
     for loader in (dm.val_dataloader(), dm.test_dataloader()):
@@ -79,7 +79,7 @@ def test_datamodule_eval_batches(npz_root):
 
 
 def test_datamodule_folders_and_category_subset(folder_root):
-    dm = ShapeNetDataModule(folder_root, categories=["03001627"], batch_size=3, layout="folders",
+    dm = RendersDataModule(folder_root, categories=["03001627"], batch_size=3, layout="folders",
                             iterations_per_epoch=2)
     dm.setup("fit")
     b = next(iter(dm.train_dataloader()))
@@ -108,7 +108,7 @@ def test_lightning_trainer_uses_the_datamodule(npz_root, tmp_path):
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
-    dm = ShapeNetDataModule(npz_root, batch_size=4, num_workers=2, iterations_per_epoch=3)
+    dm = RendersDataModule(npz_root, batch_size=4, num_workers=2, iterations_per_epoch=3)
     model = Probe()
     trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False,

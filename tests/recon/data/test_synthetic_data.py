@@ -10,7 +10,7 @@ import torch
 
 from recon.data.categories import SHAPENET_CATEGORIES, SYNTHETIC_CATEGORIES
 from recon.data.procedural import BUILDERS
-from recon.data.shapenet import ShapeNetRenders, ShapeNetViews
+from recon.data.render_datasets import EvalViews, RenderSplit
 from recon.data.synthetic import generate, main, make_object
 from recon.evaluation.voxelize import voxelize
 
@@ -50,7 +50,7 @@ def test_format_matches_the_real_data(synth):
     assert im[:, :, :3].max() > 100                          # shaded colours
     vox = _arr(synth / "90000001_train_voxels.npz")
     assert 0 < vox.mean() < 0.5
-    ds = ShapeNetViews(ShapeNetRenders(synth, "val"))
+    ds = EvalViews(RenderSplit(synth, "val"))
     assert len(ds) == 2 * 24 and ds[25]["images"].shape == (4, 64, 64)
 
 

@@ -16,7 +16,8 @@ from datafiles import write_npz_split
 from killrun import CountingRender, fake_render, run_child
 
 import recon.data.render_views as render_views
-from recon.data.datamodule import ShapeNetDataModule
+from recon.data.categories import SPLITS
+from recon.data.datamodule import RendersDataModule
 from recon.data.synthetic import JOURNAL, MANIFEST, SyntheticSetError, ensure_synthetic, generate, main
 
 SMALL = {"seed": 0, "objects_per_class": {"train": 2, "val": 1, "test": 1}, "categories": ["90000001"]}
@@ -51,7 +52,7 @@ def user_set(tmp_path) -> Path:
 
 def test_data_synthetic_reuses_a_set_with_other_parameters(user_set, no_rendering, caplog):
     before = snapshot(user_set)
-    dm = ShapeNetDataModule(user_set, generate_if_missing=True, batch_size=2)
+    dm = RendersDataModule(user_set, generate_if_missing=True, batch_size=2)
     with caplog.at_level(logging.INFO, logger="recon.data.synthetic"):
         dm.prepare_data()
     assert snapshot(user_set) == before
@@ -132,7 +133,7 @@ def test_refuses_anything_else_and_touches_nothing(user_set, no_rendering, case)
     problem = REFUSED[case](user_set)
     before = snapshot(user_set)
     with pytest.raises(SyntheticSetError) as info:
-        ShapeNetDataModule(user_set, generate_if_missing=True).prepare_data()
+        RendersDataModule(user_set, generate_if_missing=True).prepare_data()
     assert problem in str(info.value)
     assert snapshot(user_set) == before
 
@@ -167,6 +168,6 @@ def test_recon_synth_replaces_another_set_only_with_overwrite(tmp_path, fake_def
     assert "holds a synthetic set with other parameters (seed 0" in capsys.readouterr().err
     assert snapshot(out) == before
     assert main(args + ["--overwrite"]) == 0
-    assert sorted(snapshot(out)) == sorted([MANIFEST] + [f"90000001_{s}_{k}.npz" for s in ("train", "val", "test")
+    assert sorted(snapshot(out)) == sorted([MANIFEST] + [f"90000001_{s}_{k}.npz" for s in SPLITS
                                                          for k in ("images", "voxels")])  # 90000004's gone
     assert json.loads((out / MANIFEST).read_text())["objects_per_class"] == {"train": 1, "val": 1, "test": 1}
