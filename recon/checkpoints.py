@@ -33,9 +33,7 @@ def load_module(ckpt_path: str | os.PathLike, device: torch.device):
     from recon.safe_load import UnsafeCheckpointError, safe_torch_load  # noqa: PLC0415
 
     path = Path(ckpt_path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
+    try:  # a missing file: FileNotFoundError("checkpoint not found: <path>")
         checkpoint = safe_torch_load(path, "checkpoint", map_location="cpu")
     except UnsafeCheckpointError:
         raise

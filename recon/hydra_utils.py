@@ -11,13 +11,27 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["CONFIG_DIR", "set_project_root", "configure_wandb_mode", "check_sweep_strategy",
+__all__ = ["CONFIG_DIR", "register_resolvers", "set_project_root", "configure_wandb_mode", "check_sweep_strategy",
            "instantiate_callbacks", "instantiate_loggers", "print_config"]
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(PROJECT_ROOT / "configs")
+
+
+def _int_mul(value: float, factor: float) -> int:
+    """``${int_mul:${trainer.max_steps},0.95}``: ``round(value * factor)`` as an int (a step)."""
+    return int(round(float(value) * float(factor)))
+
+
+def register_resolvers() -> None:
+    """The OmegaConf resolvers the configs use (idempotent; called on import)."""
+    if not OmegaConf.has_resolver("int_mul"):
+        OmegaConf.register_new_resolver("int_mul", _int_mul)
+
+
+register_resolvers()
 
 
 def set_project_root() -> None:

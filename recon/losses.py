@@ -4,15 +4,19 @@
 * :class:`LaplacianLoss`: uniform Laplacian ``L = I - A / deg``; per mesh the sum of the
   squared entries of ``L V``; averaged over the batch.
 * :class:`FlattenLoss`: per mesh, the sum over interior edges of ``(cos theta + 1)^2``,
-  ``theta`` the dihedral angle between the edge's two faces (0 when flat); averaged.
+  ``theta`` the dihedral angle between the edge's two faces (0 when flat); averaged. The
+  references' formula, epsilons included, which is also NMR's smoothness loss.
 * :func:`color_loss`: mean absolute error between the rendered colour and the target
-  colour, both composited on black.
+  colour, both composited on black; :func:`target_color_on_black` (dataset images
+  ``(B, 4, H, W)`` -> ``(B, 3, H, W)``) is
+  :func:`recon.data.rgb_convention.decode_color_on_black`, re-exported here.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from recon.data.rgb_convention import decode_color_on_black as target_color_on_black
 from recon.models.template import interior_edge_quads, mesh_edges
 
 __all__ = ["silhouette_iou_loss", "LaplacianLoss", "FlattenLoss", "color_loss", "target_color_on_black"]
@@ -63,6 +67,9 @@ class FlattenLoss(nn.Module):
     For an interior edge (v0, v1) with opposite vertices a and b, ``cos theta`` is the
     cosine between the perpendiculars dropped from a and from b onto the edge's line: -1
     for two coplanar faces on either side of the edge, so a flat surface costs nothing.
+    Evaluated exactly as the references do, epsilons included (Kato's ``smoothness_loss`` in
+    mesh_reconstruction, which SoftRas's ``FlattenLoss`` copies): a perpendicular's length is
+    taken as ``|p - v0| sin(angle)``, so this is also NMR's smoothness loss.
     """
 
     def __init__(self, faces: torch.Tensor, eps: float = 1e-6) -> None:
@@ -74,28 +81,23 @@ class FlattenLoss(nn.Module):
         """``(B, E)`` cosines of the dihedral angles."""
         corners = torch.index_select(vertices, 1, self.quads.flatten()).view(vertices.shape[0], -1, 4, 3)
         v0, v1, a, b = corners.unbind(2)
+        eps = self.eps
         edge = v1 - v0
-        edge_sq = edge.pow(2).sum(-1, keepdim=True) + self.eps
+        edge_sq = edge.pow(2).sum(-1)
+        edge_len = (edge_sq + eps).sqrt()
 
-        def perpendicular(p: torch.Tensor) -> torch.Tensor:
+        def perpendicular(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             d = p - v0
-            return d - (d * edge).sum(-1, keepdim=True) / edge_sq * edge
+            d_len = (d.pow(2).sum(-1) + eps).sqrt()
+            dot = (d * edge).sum(-1)
+            cos = dot / (edge_len * d_len + eps)
+            return d - edge * (dot / (edge_sq + eps))[..., None], d_len * (1 - cos.pow(2) + eps).sqrt()
 
-        pa, pb = perpendicular(a), perpendicular(b)
-        norm = (pa.pow(2).sum(-1) + self.eps).sqrt() * (pb.pow(2).sum(-1) + self.eps).sqrt()
-        return (pa * pb).sum(-1) / norm
+        (pa, la), (pb, lb) = perpendicular(a), perpendicular(b)
+        return (pa * pb).sum(-1) / (la * lb + eps)
 
     def forward(self, vertices: torch.Tensor) -> torch.Tensor:
         return (self.cosines(vertices) + 1.0).pow(2).sum(1).mean()
-
-
-def target_color_on_black(images: torch.Tensor) -> torch.Tensor:
-    """Dataset images ``(B, 4, H, W)`` -> their object colour composited on black ``(B, 3, H, W)``.
-
-    The dataset stores ``alpha * (1 - shaded)`` (composited on white, then inverted;
-    REFERENCE section 1), so the colour on black is ``alpha - rgb``.
-    """
-    return (images[:, 3:4] - images[:, :3]).clamp(0.0, 1.0)
 
 
 def color_loss(rendered_rgb: torch.Tensor, target_rgb: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,9 @@
 
 Builds the datamodule, the :class:`recon.module.ReconstructionModule`, callbacks, loggers and
 the Lightning trainer from ``configs/train.yaml``; fits (``ckpt_path=`` resumes), tests the
-best checkpoint and returns ``optimized_metric`` for the Optuna sweeper.
+model ``evaluate_checkpoint`` names (the final weights by default, as the references do) and
+returns its ``optimized_metric`` to the sweeper; ``<run>/results.json`` records what was
+evaluated and which numbers are selection-biased. Each job of a ``-m`` sweep is its own wandb run.
 
 Every ``_target_`` goes through the allow-listed :func:`recon.safe_instantiate.instantiate`
 (checked for the whole config before anything is built). The trainer gets
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -24,7 +27,7 @@ from recon.hydra_utils import (CONFIG_DIR, check_sweep_strategy, configure_wandb
 
 log = logging.getLogger(__name__)
 
-__all__ = ["train", "main"]
+__all__ = ["train", "evaluate_trained", "main"]
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
@@ -45,7 +48,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
     log.info("instantiating datamodule <%s>", cfg.data._target_)
     datamodule = instantiate(cfg.data, root=cfg, where="data")
-    datamodule.prepare_data()
+    stages = (["train", "val"] if cfg.get("train", True) else ["val"]) + (["test"] if cfg.get("test", False) else [])
+    datamodule.prepare_data(stages=stages)
     log.info("instantiating model <%s>", cfg.model._target_)
     model = instantiate(cfg.model, root=cfg, where="model", category_names=datamodule.category_names)
     callbacks = instantiate_callbacks(cfg)
@@ -55,29 +59,87 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     for logger in loggers:
         logger.log_hyperparams({"config": _plain_config(cfg)})
 
-    if cfg.get("train", True):
-        try:
-            trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
-        except Exception as error:
-            _raise_non_finite_cause(trainer, error)
-            raise
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    checkpoint = trainer.checkpoint_callback
-    if checkpoint is not None and checkpoint.best_model_score is not None and checkpoint.monitor:
-        # The sweeper optimizes the best validation score, not the last one.
-        metrics[checkpoint.monitor] = float(checkpoint.best_model_score)
-
-    if cfg.get("test", False):
-        best = getattr(trainer.checkpoint_callback, "best_model_path", "") if cfg.get("train", True) else ""
-        ckpt = best or cfg.get("ckpt_path")
-        if cfg.get("train", True) and not best:
-            log.warning("no best checkpoint was saved; testing the current weights")
-            ckpt = None
-        trainer.test(model=model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-    if trainer.checkpoint_callback is not None and trainer.is_global_zero:
-        log.info("best checkpoint: %s", trainer.checkpoint_callback.best_model_path)
+    try:
+        if cfg.get("train", True):
+            try:
+                trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+            except Exception as error:
+                _raise_non_finite_cause(trainer, error)
+                raise
+        metrics = evaluate_trained(cfg, trainer, model, datamodule)
+    finally:
+        _finish_wandb_run(loggers)  # each -m trial is its own wandb run
     return metrics, {"datamodule": datamodule, "model": model, "trainer": trainer}
+
+
+EVALUATED = ("final", "best")
+
+
+def evaluate_trained(cfg: DictConfig, trainer: Any, model: Any, datamodule: Any) -> dict[str, float]:
+    """Validates (and with ``cfg.test``, tests) the model ``cfg.evaluate_checkpoint`` names and
+    returns its metrics (the sweeper's ``optimized_metric`` among them).
+
+    ``final``: the weights after the last step (after ``trainer.fit``; else the ``ckpt_path``
+    given), what both references evaluate. ``best``: the checkpoint with the best monitored
+    value; its validation numbers are then selection-biased, and ``results.json`` says so.
+    Run through ``trainer.validate``/``trainer.test``, so the values are the same whatever the
+    strategy (``ddp_spawn`` included: they come back from the processes that computed them).
+    """
+    which = str(cfg.get("evaluate_checkpoint", "final"))
+    if which not in EVALUATED:
+        raise ValueError(f"evaluate_checkpoint must be one of {list(EVALUATED)}, got {which!r}")
+    trained = bool(cfg.get("train", True))
+    checkpoint = trainer.checkpoint_callback
+    ckpt, label, biased = None, "final", False
+    if not trained:
+        ckpt = cfg.get("ckpt_path")
+        if not ckpt:
+            raise ValueError("train=false evaluates a checkpoint: pass ckpt_path=PATH")
+        label = f"given checkpoint {ckpt}"
+    elif which == "best":
+        best = getattr(checkpoint, "best_model_path", "") if checkpoint is not None else ""
+        if best:
+            ckpt, label, biased = best, f"best by {checkpoint.monitor} ({best})", True
+        else:
+            log.warning("evaluate_checkpoint=best but no best checkpoint was saved; evaluating the final weights")
+    results: dict[str, Any] = {"evaluated": label, "selection_biased_splits": ["val"] if biased else []}
+    metrics: dict[str, float] = {}
+    if trainer.limit_val_batches != 0:
+        validated = trainer.validate(model=model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True,
+                                     verbose=False)
+        metrics.update({k: float(v) for k, v in (validated[0] if validated else {}).items()})
+        results["val"] = {k: v for k, v in metrics.items() if k.startswith("val/")}
+    if cfg.get("test", False):
+        tested = trainer.test(model=model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+        tested_metrics = {k: float(v) for k, v in (tested[0] if tested else {}).items()}
+        metrics.update(tested_metrics)
+        results["test"] = {k: v for k, v in tested_metrics.items() if k.startswith("test/")}
+    if checkpoint is not None and getattr(checkpoint, "best_model_path", ""):
+        results["best_checkpoint"] = checkpoint.best_model_path
+    if trainer.is_global_zero:
+        _write_results(cfg, results)
+        note = " (selection-biased: chosen on val)" if biased else ""
+        log.info("evaluated %s; val %s%s", label, metrics.get("val/iou/mean", "n/a"), note)
+    return metrics
+
+
+def _write_results(cfg: DictConfig, results: dict[str, Any]) -> None:
+    import json  # noqa: PLC0415
+
+    from recon.atomic_io import write_text_atomic  # noqa: PLC0415
+
+    write_text_atomic(Path(cfg.paths.output_dir) / "results.json", json.dumps(results, indent=2))
+
+
+def _finish_wandb_run(loggers: list[Any]) -> None:
+    """Ends the wandb run of this job, so the next job of a ``-m`` sweep starts its own (a
+    WandbLogger otherwise attaches to the run still open in the process)."""
+    if not any(type(logger).__name__ == "WandbLogger" for logger in loggers):
+        return
+    import wandb  # noqa: PLC0415
+
+    if wandb.run is not None:
+        wandb.finish()
 
 
 def _raise_non_finite_cause(trainer: Any, error: BaseException) -> None:

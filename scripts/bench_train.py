@@ -15,7 +15,9 @@ so each backward is charged to its own stage):
   optimizer          Adam step (26 M parameters)
 
 The end-to-end row is the same iteration through ``ReconstructionModule.training_losses``
-without the cuts, measured in the same run, as the baseline the stages must add up to. The
+without the cuts, measured in the same run, as the baseline the stages must add up to; the
+bf16-mixed row is that iteration under CPU autocast to bfloat16 (``trainer.precision=
+bf16-mixed``: network in bfloat16, renderer and losses in float32), as a ratio to it. The
 last row is the per-step recording cost of the NaN/Inf guard (``recon/nan_guard.py``: its four
 hooks on the model's real gradients, no host sync), as a share of the end-to-end iteration.
 
@@ -30,7 +32,7 @@ import time
 
 import torch
 
-from recon.data.datamodule import ShapeNetDataModule
+from recon.data.datamodule import RendersDataModule
 from recon.data.synthetic import ensure_synthetic
 from recon.losses import silhouette_iou_loss
 from recon.module import ReconstructionModule
@@ -82,9 +84,14 @@ def staged_iteration(module: ReconstructionModule, optimizer: torch.optim.Optimi
     return times
 
 
-def end_to_end_iteration(module: ReconstructionModule, optimizer: torch.optim.Optimizer, batches) -> float:
+def end_to_end_iteration(module: ReconstructionModule, optimizer: torch.optim.Optimizer, batches,
+                         bf16: bool = False) -> float:
+    """One whole training step; ``bf16``: as under ``trainer.precision=bf16-mixed`` (Lightning's
+    CPU autocast to bfloat16 around the step; the module keeps the renderer and losses float32)."""
     t = time.perf_counter()
-    module.training_losses(next(batches))["total"].backward()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = module.training_losses(next(batches))["total"]
+    loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return time.perf_counter() - t
@@ -126,7 +133,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     ensure_synthetic(args.data, progress=False)
-    datamodule = ShapeNetDataModule(args.data, batch_size=args.batch, num_workers=0,
+    datamodule = RendersDataModule(args.data, batch_size=args.batch, num_workers=0,
                                     iterations_per_epoch=10 * (args.warmup + args.repeats))
     batches = iter(datamodule.train_dataloader())
     torch.manual_seed(0)
@@ -135,13 +142,16 @@ def main() -> None:
 
     staged: dict[str, list[float]] = {s: [] for s in STAGES}
     whole: list[float] = []
-    for i in range(args.warmup + args.repeats):
+    whole_bf16: list[float] = []
+    for i in range(args.warmup + args.repeats):  # interleaved, so drift hits every row alike
         times = staged_iteration(module, optimizer, batches)
         whole_time = end_to_end_iteration(module, optimizer, batches)
+        bf16_time = end_to_end_iteration(module, optimizer, batches, bf16=True)
         if i >= args.warmup:
             for s in STAGES:
                 staged[s].append(times[s])
             whole.append(whole_time)
+            whole_bf16.append(bf16_time)
 
     medians = {s: statistics.median(v) for s, v in staged.items()}
     total = sum(medians.values())
@@ -153,6 +163,8 @@ def main() -> None:
     print(f"{'sum of stages':<22}{1e3 * total:>10.1f}{100.0:>8.1f}%")
     e2e = statistics.median(whole)
     print(f"{'end-to-end (baseline)':<22}{1e3 * e2e:>10.1f}{'':>9}  sum/end-to-end = {total / e2e:.2f}")
+    bf16 = statistics.median(whole_bf16)
+    print(f"{'end-to-end bf16-mixed':<22}{1e3 * bf16:>10.1f}{'':>9}  bf16-mixed/fp32 = {bf16 / e2e:.2f}")
     guard = guard_step_time(module, next(batches), max(args.repeats, 5))
     print(f"{'NaN/Inf guard':<22}{1e3 * guard:>10.1f}{'':>9}  guard/end-to-end = {guard / e2e:.4f}")
     share = medians["renderer"] / total

@@ -4,9 +4,9 @@
 Each run is ``recon-train experiment=quickstart renderer=<name> seed=<s>`` (the same steps, data
 and model for all; the built-in synthetic data set is generated first if missing), in its own
 subprocess. It reports per renderer the mean and spread (sample standard deviation) over seeds
-of the validation and test 3D IoU (x100, mean over classes) of the checkpoint that training
-tests (the best validation IoU; which step it was is reported too, and when it is the last step
-the numbers are those of the final model), and the wall time per run. Writes
+of the validation and test 3D IoU (x100, mean over classes) of the model training evaluates
+(``evaluate_checkpoint``: the final model by default, as the references do; ``evaluated`` says
+which), and the wall time per run. Writes
 ``renderer_comparison.csv`` (one row per run) into ``--out`` atomically and prints a Markdown
 table.
 
@@ -53,11 +53,11 @@ def worker(renderer: str, seed: int, steps: int | None, out_dir: Path) -> dict:
     start = time.perf_counter()
     metrics, objects = train(cfg)
     seconds = time.perf_counter() - start
-    best = objects["trainer"].checkpoint_callback.best_model_path
+    evaluated = json.loads((out_dir / "results.json").read_text())["evaluated"]
     return dict(renderer=renderer, seed=seed, steps=int(objects["trainer"].global_step),
                 val_iou=100 * float(metrics.get("val/iou/mean", float("nan"))),
                 test_iou=100 * float(metrics.get("test/iou/mean", float("nan"))),
-                tested_checkpoint=Path(best).name if best else "", seconds=seconds)
+                evaluated=evaluated, seconds=seconds)
 
 
 def main() -> None:
@@ -89,7 +89,7 @@ def main() -> None:
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             r = rows[-1]
             print(f"  {name} seed {seed}: val {r['val_iou']:.1f} test {r['test_iou']:.1f} "
-                  f"({r['tested_checkpoint']}, {r['seconds']:.0f} s)", file=sys.stderr, flush=True)
+                  f"({r['evaluated']}, {r['seconds']:.0f} s)", file=sys.stderr, flush=True)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
@@ -101,10 +101,10 @@ def main() -> None:
         mean = statistics.fmean(values)
         return f"{mean:.1f} ± {statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
 
-    print(f"\n| renderer | val IoU | test IoU | s per run | tested checkpoints |\n|---|---:|---:|---:|---|")
+    print(f"\n| renderer | val IoU | test IoU | s per run | evaluated |\n|---|---:|---:|---:|---|")
     for name in dict.fromkeys(r["renderer"] for r in rows):
         mine = [r for r in rows if r["renderer"] == name]
-        checkpoints = ", ".join(sorted({r["tested_checkpoint"] for r in mine}))
+        checkpoints = ", ".join(sorted({r["evaluated"] for r in mine}))
         print(f"| {name} | {spread([r['val_iou'] for r in mine])} | {spread([r['test_iou'] for r in mine])} | "
               f"{statistics.fmean(r['seconds'] for r in mine):.0f} | {checkpoints} |")
     print(f"\n{len(args.seeds)} seeds ({', '.join(map(str, args.seeds))}); mean ± sample standard deviation; IoU x100.")

@@ -12,7 +12,9 @@ start=$(date +%s)
 
 "$BIN/recon-synth" --out datasets/synthetic --seed 0
 "$BIN/recon-train" experiment=quickstart test=false extras.print_config=false "hydra.run.dir=$RUN/train" "$@"
-ckpt=$(ls "$RUN"/train/checkpoints/step_*.ckpt | head -n 1)
+# The final model, as SoftRas and NMR evaluate theirs (the best-val checkpoint would make the
+# val numbers selection-biased).
+ckpt="$RUN/train/checkpoints/last.ckpt"
 "$BIN/recon-eval" "ckpt_path=$ckpt" data=synthetic extras.print_config=false "hydra.run.dir=$RUN/eval"
 "$BIN/recon-export" "ckpt_path=$ckpt" data=synthetic split=test "objects=[0,8,16,24,32,40]" "views=[0]" \
   extras.print_config=false "hydra.run.dir=$RUN/export"
@@ -20,7 +22,7 @@ ckpt=$(ls "$RUN"/train/checkpoints/step_*.ckpt | head -n 1)
 cat <<MSG
 
 Quickstart finished in $(( $(date +%s) - start )) s (after setup).
-  checkpoint (best mean val IoU): $ckpt
+  checkpoint (the final model):   $ckpt
   IoU tables:                      $RUN/eval/iou_val.csv, iou_test.csv, iou.json
   exported meshes and previews:    $RUN/export/
   training logs and previews:      $RUN/train/ (wandb offline runs in $RUN/train/wandb; upload with \`wandb sync\`)

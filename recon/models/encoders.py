@@ -58,9 +58,7 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     ``ValueError`` naming the file) before anything in it executes."""
     from recon.safe_load import UnsafeCheckpointError, safe_torch_load  # noqa: PLC0415
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"weights file not found: {path}")
-    try:
+    try:  # a missing file: FileNotFoundError("weights file not found: <path>")
         state = safe_torch_load(path, "weights file")
     except UnsafeCheckpointError:
         raise

@@ -97,6 +97,34 @@ def test_eval_reports_a_missing_checkpoint(tmp_path):
         evaluate(cfg)
 
 
+@pytest.mark.parametrize("value", [None, "null"])
+def test_eval_without_ckpt_path_says_what_to_pass(value, tmp_path):
+    overrides = [f"paths.output_dir={tmp_path}"] + ([] if value is None else [f"ckpt_path={value}"])
+    with pytest.raises(ValueError, match="recon-eval needs a checkpoint: pass ckpt_path=PATH"):
+        evaluate(compose("eval", overrides))
+
+
+def test_eval_runs_through_lightning_with_a_progress_bar_and_the_seed(tiny_data, tmp_path, capfd):
+    """recon-eval: Trainer.validate/test (their tqdm progress bars), the config's seed set
+    first, the split refused when it is not val or test."""
+    import torch
+
+    train(compose("train", [*tiny_overrides(tiny_data, tmp_path / "run"), "test=false"]))
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    base = [f"ckpt_path={ckpt}", "data=synthetic", f"data.root={tiny_data}", "data.generate_if_missing=false",
+            "data.eval_views=[0]", "data.num_workers=0", f"paths.output_dir={tmp_path / 'eval'}",
+            "extras.print_config=false", "trainer=cpu"]
+    capfd.readouterr()
+    tables = evaluate(compose("eval", [*base, "seed=4321"]))
+    captured = capfd.readouterr()
+    output = captured.out + captured.err
+    assert "Validation DataLoader 0: 100%" in output and "Testing DataLoader 0: 100%" in output  # tqdm bars
+    assert torch.initial_seed() == 4321
+    assert tables["val"].counts == {"synth-chair": 1, "synth-car": 1}
+    with pytest.raises(ValueError, match="splits must be among"):
+        evaluate(compose("eval", [*base, "splits=[train]"]))
+
+
 @pytest.mark.parametrize("name", [n for n in renderers.available() if n != "softras"])  # softras: the default
 def test_training_runs_with_each_renderer(name, tiny_data, tmp_path):
     """`renderer=<name>` trains: every renderer has a config in configs/renderer and fits the module."""
