@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import torch
 
+from .gather import scatter_add_corners
+
 __all__ = ["Lighting", "face_normals", "vertex_normals", "directional_light"]
 
 LightValue = float | Sequence[float] | torch.Tensor
@@ -88,16 +90,14 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
     ``vertices (B, V, 3)``, ``faces (B, F, 3)`` int64.
     """
-    batch, num_vertices, _ = vertices.shape
+    num_vertices = vertices.shape[1]
     vertices = vertices * _power_of_two_scale(vertices)
     face_vertices = gather_face_vertices(vertices, faces)
     v0, v1, v2 = face_vertices.unbind(dim=2)
     weighted = torch.linalg.cross(v1 - v0, v2 - v0, dim=-1)  # length = 2 * area
-    offsets = (torch.arange(batch, device=faces.device) * num_vertices)[:, None, None]
-    flat_index = (faces + offsets).reshape(-1)
-    summed = torch.zeros(batch * num_vertices, 3, dtype=vertices.dtype, device=vertices.device)
-    summed.index_add_(0, flat_index, weighted[:, :, None, :].expand(-1, -1, 3, -1).reshape(-1, 3))
-    return torch.nn.functional.normalize(summed.view(batch, num_vertices, 3), dim=-1, eps=1e-12)
+    # Summed per vertex in ascending corner order on every device (index_add_ uses atomics on CUDA).
+    summed = scatter_add_corners(weighted[:, :, None, :].expand(-1, -1, 3, -1), faces, num_vertices)
+    return torch.nn.functional.normalize(summed, dim=-1, eps=1e-12)
 
 
 def _light_tensor(value: LightValue, normals: torch.Tensor, vector: bool) -> torch.Tensor:

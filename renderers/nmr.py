@@ -93,16 +93,20 @@ def hard_rasterize(
     eps: float = 1e-3,
     double_sided: bool = True,
     background=(0.0, 0.0, 0.0),
+    emulate_cuda: bool = False,
 ) -> torch.Tensor:
     """Differentiable hard rasterization at ``image_size`` (no anti-aliasing).
 
     face_vertices: ``(B, F, 3, 3)`` per face, per corner ``(x_ndc, y_ndc, z)``.
     face_colors: ``None`` (silhouette only), ``(B, F, R*R, 3)`` ("surface"), ``(B, F, 3, 3)``
         ("vertex") or ``(B, F, N**3, 3)`` ("volume").
+    emulate_cuda: run the CUDA launch sequences (rasterize_launch.h, kato_launch.h) serially on CPU
+        tensors, forward and backward, for tests on machines without a GPU.
     Returns ``(B, 4, S, S)`` RGBA.
     """
     textures, kind = face_color_input(face_vertices, face_colors, kind)
     params = raster_params(image_size, kind, near, far, double_sided, background, eps)
+    params.emulate_cuda = bool(emulate_cuda)
     return _HardRasterize.apply(face_vertices.contiguous(), textures, params)
 
 

@@ -75,8 +75,9 @@ class SoftRasOptions(RenderOptions):
         _choice(self.aggr_rgb, RGB_AGGREGATIONS, "aggr_rgb")
 
 
-def kernel_params(options: SoftRasOptions, kind: str, silhouette_only: bool):
-    """The compiled kernels' parameter struct for these options."""
+def kernel_params(options: SoftRasOptions, kind: str, silhouette_only: bool, emulate_cuda: bool = False):
+    """The compiled kernels' parameter struct for these options (``emulate_cuda``: run the CUDA
+    launch sequence serially on CPU tensors, for tests)."""
     params = extension().SoftRasParams()
     params.image_size = int(options.image_size)
     params.sigma = float(options.sigma)
@@ -91,6 +92,7 @@ def kernel_params(options: SoftRasOptions, kind: str, silhouette_only: bool):
     params.texture_type = TEXTURE_KINDS.index(kind)
     params.double_sided = bool(options.double_sided)
     params.background = [float(c) for c in options.background]
+    params.emulate_cuda = bool(emulate_cuda)
     return params
 
 
@@ -117,12 +119,15 @@ def soft_rasterize(
     face_colors: torch.Tensor | None,
     options: SoftRasOptions,
     kind: str = "surface",
+    emulate_cuda: bool = False,
 ) -> torch.Tensor:
     """Differentiable SoftRas of screen-space faces.
 
     face_vertices: ``(B, F, 3, 3)`` per face, per corner ``(x_ndc, y_ndc, z)``.
     face_colors: ``None`` (silhouette only), ``(B, F, R*R, 3)`` (kind "surface") or
         ``(B, F, 3, 3)`` (kind "vertex").
+    emulate_cuda: run the CUDA launch sequence (soft_rasterize_launch.h) serially on CPU tensors,
+        forward and backward, for tests on machines without a GPU.
     Returns ``(B, 4, S, S)``.
     """
     check_device(face_vertices, "face_vertices")
@@ -131,7 +136,7 @@ def soft_rasterize(
         face_colors = face_vertices.new_empty(0)
     elif face_colors.device != face_vertices.device:
         raise ValueError(f"face colours are on {face_colors.device} but face vertices on {face_vertices.device}")
-    params = kernel_params(options, kind, silhouette_only)
+    params = kernel_params(options, kind, silhouette_only, emulate_cuda)
     return _SoftRasterize.apply(face_vertices.contiguous(), face_colors.contiguous(), params)
 
 

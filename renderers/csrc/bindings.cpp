@@ -25,9 +25,12 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 
   m.def("gather_faces_forward", &renderers::gather_faces_forward,
         "Per-face gather: (values (B,V,C), faces (F,3)|(B,F,3), scale) -> (B,F,3,C); scale > 0 also applies "
-        "the perspective projection (x/(z scale), y/(z scale), z)");
+        "the perspective projection (x/(z scale), y/(z scale), z)",
+        py::arg("values"), py::arg("faces"), py::arg("scale"), py::arg("emulate_cuda") = false);
   m.def("gather_faces_backward", &renderers::gather_faces_backward,
-        "Backward of gather_faces_forward: (values, faces, grad_output (B,F,3,C), scale) -> grad_values (B,V,C)");
+        "Backward of gather_faces_forward: (values, faces, grad_output (B,F,3,C), scale) -> grad_values (B,V,C)",
+        py::arg("values"), py::arg("faces"), py::arg("grad_output"), py::arg("scale"),
+        py::arg("emulate_cuda") = false);
 
   py::class_<SoftRasParams>(m, "SoftRasParams")
       .def(py::init<>())
@@ -44,6 +47,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def_readwrite("texture_type", &SoftRasParams::texture_type)
       .def_readwrite("double_sided", &SoftRasParams::double_sided)
       .def_readwrite("background", &SoftRasParams::background)
+      .def_readwrite("emulate_cuda", &SoftRasParams::emulate_cuda)
       .def("cull_threshold", &SoftRasParams::cull_threshold);
 
   m.def("soft_rasterize_forward", &renderers::soft_rasterize_forward,
@@ -60,7 +64,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def_readwrite("eps", &RasterizeParams::eps)
       .def_readwrite("texture_type", &RasterizeParams::texture_type)
       .def_readwrite("double_sided", &RasterizeParams::double_sided)
-      .def_readwrite("background", &RasterizeParams::background);
+      .def_readwrite("background", &RasterizeParams::background)
+      .def_readwrite("emulate_cuda", &RasterizeParams::emulate_cuda);
 
   m.def("rasterize_forward", &renderers::rasterize_forward,
         "Hard (NMR) forward: (face_vertices, textures, params) -> "
@@ -71,8 +76,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 
   py::class_<OpenDRParams, RasterizeParams>(m, "OpenDRParams")
       .def(py::init<>())
-      .def_readwrite("overdraw", &OpenDRParams::overdraw)
-      .def_readwrite("emulate_cuda", &OpenDRParams::emulate_cuda);
+      .def_readwrite("overdraw", &OpenDRParams::overdraw);
 
   m.def("opendr_forward", &renderers::opendr_forward,
         "OpenDR forward: (face_vertices, textures, edges (E,6)|(B,E,6) int32, params) -> "

@@ -90,12 +90,27 @@ def _restore_threads():
     torch.set_num_threads(threads)
 
 
-def assert_gpu_matches_cpu(gpu: tuple, cpu: tuple, dtype: torch.dtype) -> None:
+def assert_gpu_matches_cpu(gpu: tuple, cpu: tuple, dtype: torch.dtype,
+                           degenerate_faces: tuple[int, ...] = ()) -> None:
     """``(image, d faces, d textures or None)`` from a CUDA run equal the CPU run's: 1e-4 relative in
-    float32, 1e-9 in float64; the face gradients relative to their largest value."""
+    float32, 1e-9 in float64; the face gradients relative to their largest value.
+
+    ``degenerate_faces``: faces whose corners coincide or are collinear (``random_screen_faces``'
+    faces 1 and 4). How their gradient splits between such corners is ill-conditioned (the
+    direction of a zero-length edge is undefined), so float32 rounding in a different order of
+    operations moves it between them by up to ~20 % of the largest gradient (measured, SoftRas
+    euclidean, face 4: (-0.55, 15.33) against (18.36, -3.59) on the coincident pair, the float64
+    reference (-4.03, 18.80)). In float32 they are compared by their sum over corners, which is
+    well conditioned; float64 still compares every corner."""
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-10)
     torch.testing.assert_close(gpu[0].cpu(), cpu[0], **tol)
     scale = float(cpu[1].abs().max()) or 1.0
-    torch.testing.assert_close(gpu[1].cpu() / scale, cpu[1] / scale, **tol)
+    grad_gpu, grad_cpu = gpu[1].cpu() / scale, cpu[1] / scale
+    if dtype == torch.float32 and degenerate_faces:
+        ill = torch.zeros(grad_cpu.shape[1], dtype=torch.bool)
+        ill[list(degenerate_faces)] = True
+        torch.testing.assert_close(grad_gpu[:, ill].sum(2), grad_cpu[:, ill].sum(2), **tol)
+        grad_gpu, grad_cpu = grad_gpu[:, ~ill], grad_cpu[:, ~ill]
+    torch.testing.assert_close(grad_gpu, grad_cpu, **tol)
     if cpu[2] is not None:
         torch.testing.assert_close(gpu[2].cpu(), cpu[2], **tol)

@@ -1,4 +1,5 @@
-// Face gathers: validate, allocate, dispatch on the tensors' device.
+// Face gathers: validate, allocate, dispatch on the tensors' device (or, for tests, run the CUDA
+// launch sequence emulated on the CPU).
 #include "gather.h"
 
 #include "../common/dispatch.h"
@@ -34,18 +35,24 @@ at::Tensor checked_faces(const at::Tensor& values, const at::Tensor& faces_in, d
 
 }  // namespace
 
-at::Tensor gather_faces_forward(const at::Tensor& values_in, const at::Tensor& faces_in, double scale) {
+at::Tensor gather_faces_forward(const at::Tensor& values_in, const at::Tensor& faces_in, double scale,
+                                bool emulate_cuda) {
   int64_t face_batch_stride = 0;
   const at::Tensor faces = checked_faces(values_in, faces_in, scale, face_batch_stride);
   const at::Tensor values = values_in.contiguous();
   at::Tensor output = at::empty({values.size(0), faces.size(1), 3, values.size(2)}, values.options());
   if (output.numel() == 0) return output;
+  if (emulate_cuda) {
+    RENDERERS_CHECK(values.device().is_cpu(), "emulate_cuda runs on CPU tensors only");
+    gather_faces_forward_emulated(values, faces, face_batch_stride, scale, output);
+    return output;
+  }
   RENDERERS_DISPATCH_DEVICE(values, gather_faces_forward, values, faces, face_batch_stride, scale, output);
   return output;
 }
 
 at::Tensor gather_faces_backward(const at::Tensor& values_in, const at::Tensor& faces_in,
-                                 const at::Tensor& grad_output_in, double scale) {
+                                 const at::Tensor& grad_output_in, double scale, bool emulate_cuda) {
   int64_t face_batch_stride = 0;
   const at::Tensor faces = checked_faces(values_in, faces_in, scale, face_batch_stride);
   const at::Tensor values = values_in.contiguous();
@@ -58,6 +65,11 @@ at::Tensor gather_faces_backward(const at::Tensor& values_in, const at::Tensor& 
   const at::Tensor grad_output = grad_output_in.contiguous();
   at::Tensor grad_values = at::zeros_like(values);
   if (grad_output.numel() == 0) return grad_values;
+  if (emulate_cuda) {
+    RENDERERS_CHECK(values.device().is_cpu(), "emulate_cuda runs on CPU tensors only");
+    gather_faces_backward_emulated(values, faces, face_batch_stride, grad_output, scale, grad_values);
+    return grad_values;
+  }
   RENDERERS_DISPATCH_DEVICE(values, gather_faces_backward, values, faces, face_batch_stride, grad_output, scale,
                             grad_values);
   return grad_values;

@@ -1,7 +1,7 @@
 // Per-face gathers of per-vertex values, optionally through the perspective projection of
 // renderers/camera.py: the first step of every renderer. Fused so that the forward is one pass
-// and the backward one deterministic pass (CPU) instead of a chain of small tensor ops and an
-// index_add.
+// and the backward one deterministic pass (CPU and CUDA: no atomics) instead of a chain of
+// small tensor ops and an index_add.
 //
 //   values         (B, V, C) float32/float64; camera coordinates (C = 3) when projecting
 //   faces          (F, 3) shared by the batch, or (B, F, 3); int64 indices into V
@@ -61,15 +61,21 @@ HOST_DEVICE FORCE_INLINE void gather_corner_backward(const T* vertex, int64_t ch
 }
 
 // Entry points: validate, allocate, dispatch on the device. scale <= 0 gathers without projecting.
-at::Tensor gather_faces_forward(const at::Tensor& values, const at::Tensor& faces, double scale);
+// emulate_cuda (CPU tensors only, tests): run the CUDA launch sequence (gather_launch.h) serially.
+at::Tensor gather_faces_forward(const at::Tensor& values, const at::Tensor& faces, double scale,
+                                bool emulate_cuda = false);
 at::Tensor gather_faces_backward(const at::Tensor& values, const at::Tensor& faces, const at::Tensor& grad_output,
-                                 double scale);
+                                 double scale, bool emulate_cuda = false);
 
 // Device implementations: faces (B or 1, F, 3) contiguous int64, face_batch_stride 0 when shared.
 void gather_faces_forward_cpu(const at::Tensor& values, const at::Tensor& faces, int64_t face_batch_stride,
                               double scale, at::Tensor& output);
 void gather_faces_backward_cpu(const at::Tensor& values, const at::Tensor& faces, int64_t face_batch_stride,
                                const at::Tensor& grad_output, double scale, at::Tensor& grad_values);
+void gather_faces_forward_emulated(const at::Tensor& values, const at::Tensor& faces, int64_t face_batch_stride,
+                                   double scale, at::Tensor& output);
+void gather_faces_backward_emulated(const at::Tensor& values, const at::Tensor& faces, int64_t face_batch_stride,
+                                    const at::Tensor& grad_output, double scale, at::Tensor& grad_values);
 #ifdef WITH_CUDA
 void gather_faces_forward_cuda(const at::Tensor& values, const at::Tensor& faces, int64_t face_batch_stride,
                                double scale, at::Tensor& output);

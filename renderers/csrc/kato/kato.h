@@ -24,6 +24,10 @@ std::vector<at::Tensor> kato_backward(const at::Tensor& face_vertices, const at:
 void kato_backward_cpu(const at::Tensor& face_vertices, const at::Tensor& textures, const at::Tensor& image,
                        const at::Tensor& face_index, const at::Tensor& grad_image, const RasterizeParams& params,
                        at::Tensor& grad_face_vertices, at::Tensor& grad_textures);
+// The CUDA launch sequence (kato_launch.h) run serially on CPU tensors.
+void kato_backward_emulated(const at::Tensor& face_vertices, const at::Tensor& textures, const at::Tensor& image,
+                            const at::Tensor& face_index, const at::Tensor& grad_image, const RasterizeParams& params,
+                            at::Tensor& grad_face_vertices, at::Tensor& grad_textures);
 #ifdef WITH_CUDA
 void kato_backward_cuda(const at::Tensor& face_vertices, const at::Tensor& textures, const at::Tensor& image,
                         const at::Tensor& face_index, const at::Tensor& grad_image, const RasterizeParams& params,

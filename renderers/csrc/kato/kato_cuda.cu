@@ -1,33 +1,16 @@
-// Kato's approximate gradient on CUDA: launch code only; the per-thread kernels are in
-// kato_kernel.h and rasterize_kernel.h. One thread per pixel marks the face it shows, then one
-// thread per face writes only its own gradient, skipping faces that show nowhere; no atomics,
-// deterministic.
+// Kato's approximate gradient on CUDA: launch code only; the launch sequence is kato_launch.h,
+// its per-thread kernels kato_kernel.h and rasterize_kernel.h. No atomics, deterministic.
 #include "../common/launch_cuda.cuh"
 #include "kato.h"
-#include "kato_kernel.h"
+#include "kato_launch.h"
 
 namespace renderers {
 
 void kato_backward_cuda(const at::Tensor& face_vertices, const at::Tensor& textures, const at::Tensor& image,
                         const at::Tensor& face_index, const at::Tensor& grad_image, const RasterizeParams& params,
                         at::Tensor& grad_face_vertices, at::Tensor& grad_textures) {
-  const int64_t batch = face_vertices.size(0);
-  const int num_faces = int(face_vertices.size(1));
-  const int texture_size = rasterize_texture_size(textures);
-  const int64_t count = batch * num_faces;
-  if (count == 0) return;
-  const CudaLauncher launch;
-  const int64_t plane = int64_t(params.image_size) * params.image_size;
-  at::Tensor shown = at::zeros({count}, face_vertices.options().dtype(at::kByte));
-  launch(batch * plane, MarkShownKernel{face_index.data_ptr<int32_t>(), shown.data_ptr<uint8_t>(), plane, num_faces});
-  AT_DISPATCH_FLOATING_TYPES(face_vertices.scalar_type(), "kato_backward_cuda", [&] {
-    const auto p = make_hard_params<scalar_t>(params, num_faces, texture_size);
-    launch(count, KatoBackwardFaceKernel<scalar_t>{
-                      face_vertices.data_ptr<scalar_t>(), texture_size > 0 ? textures.data_ptr<scalar_t>() : nullptr,
-                      image.data_ptr<scalar_t>(), face_index.data_ptr<int32_t>(), shown.data_ptr<uint8_t>(),
-                      grad_image.data_ptr<scalar_t>(), grad_face_vertices.data_ptr<scalar_t>(),
-                      texture_size > 0 ? grad_textures.data_ptr<scalar_t>() : nullptr, p});
-  });
+  kato_backward_launch(CudaLauncher{}, face_vertices, textures, image, face_index, grad_image, params,
+                       grad_face_vertices, grad_textures);
 }
 
 }  // namespace renderers

@@ -30,8 +30,7 @@
 namespace renderers {
 
 struct OpenDRParams : RasterizeParams {
-  bool overdraw = true;       // draw the boundary mask M and overdraw it (OpenDR's boundary mode)
-  bool emulate_cuda = false;  // CPU tensors only: run the CUDA launch sequence serially (tests)
+  bool overdraw = true;  // draw the boundary mask M and overdraw it (OpenDR's boundary mode)
 };
 
 std::vector<at::Tensor> opendr_forward(const at::Tensor& face_vertices, const at::Tensor& textures,

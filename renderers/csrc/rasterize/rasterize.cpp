@@ -1,4 +1,5 @@
-// Hard rasterization entry points: validate, allocate, dispatch on the tensors' device.
+// Hard rasterization entry points: validate, allocate, dispatch on the tensors' device (or, for
+// tests, run the CUDA launch sequence emulated on the CPU).
 #include <cmath>
 
 #include "../common/dispatch.h"
@@ -82,9 +83,14 @@ std::vector<at::Tensor> rasterize_forward(const at::Tensor& face_vertices_in, co
                                           const RasterizeParams& params) {
   HardForwardInputs in = prepare_hard_forward(face_vertices_in, textures_in, params);
   std::vector<at::Tensor>& out = in.outputs;
-  if (in.face_vertices.size(0) > 0)
-    RENDERERS_DISPATCH_DEVICE(in.face_vertices, rasterize_forward, in.face_vertices, in.textures, params, out[0],
-                              out[1], out[2], out[3]);
+  if (in.face_vertices.size(0) == 0) return out;
+  if (params.emulate_cuda) {
+    RENDERERS_CHECK(in.face_vertices.device().is_cpu(), "emulate_cuda runs on CPU tensors only");
+    rasterize_forward_emulated(in.face_vertices, in.textures, params, out[0], out[1], out[2], out[3]);
+    return out;
+  }
+  RENDERERS_DISPATCH_DEVICE(in.face_vertices, rasterize_forward, in.face_vertices, in.textures, params, out[0], out[1],
+                            out[2], out[3]);
   return out;
 }
 

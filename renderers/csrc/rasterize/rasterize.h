@@ -37,6 +37,7 @@ struct RasterizeParams {
   int texture_type = kNmrNoTexture;
   bool double_sided = true;
   std::array<double, 3> background = {0.0, 0.0, 0.0};
+  bool emulate_cuda = false;  // CPU tensors only: run the CUDA launch sequence serially (tests)
 };
 
 std::vector<at::Tensor> rasterize_forward(const at::Tensor& face_vertices, const at::Tensor& textures,
@@ -78,6 +79,10 @@ HardBackwardInputs prepare_hard_backward(const at::Tensor& face_vertices, const 
 void rasterize_forward_cpu(const at::Tensor& face_vertices, const at::Tensor& textures,
                            const RasterizeParams& params, at::Tensor& image, at::Tensor& face_index,
                            at::Tensor& weights, at::Tensor& depth);
+// The CUDA launch sequence (rasterize_launch.h) run serially on CPU tensors.
+void rasterize_forward_emulated(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                const RasterizeParams& params, at::Tensor& image, at::Tensor& face_index,
+                                at::Tensor& weights, at::Tensor& depth);
 #ifdef WITH_CUDA
 void rasterize_forward_cuda(const at::Tensor& face_vertices, const at::Tensor& textures,
                             const RasterizeParams& params, at::Tensor& image, at::Tensor& face_index,

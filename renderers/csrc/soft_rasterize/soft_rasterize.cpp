@@ -1,4 +1,5 @@
-// SoftRas entry points: validate, allocate, dispatch on the tensors' device.
+// SoftRas entry points: validate, allocate, dispatch on the tensors' device (or, for tests, run
+// the CUDA launch sequence emulated on the CPU).
 #include <cmath>
 
 #include "../common/dispatch.h"
@@ -45,15 +46,21 @@ std::vector<at::Tensor> soft_rasterize_forward(const at::Tensor& face_vertices_i
   const at::Tensor face_vertices = face_vertices_in.contiguous();
   const at::Tensor textures = params.aggr_rgb == kRgbNone ? at::Tensor() : textures_in.contiguous();
   const int64_t batch = face_vertices.size(0), size = params.image_size;
-  // The CPU forward writes every output value; the CUDA kernels leave some at zero.
+  // The CPU forward writes every output value; the CUDA kernels (and their emulation) leave some at zero.
+  const bool cuda_sequence = face_vertices.is_cuda() || params.emulate_cuda;
   const auto allocate = [&](int64_t channels) {
     const std::vector<int64_t> shape = {batch, channels, size, size};
     const auto options = face_vertices.options();
-    return face_vertices.is_cuda() ? at::zeros(shape, options) : at::empty(shape, options);
+    return cuda_sequence ? at::zeros(shape, options) : at::empty(shape, options);
   };
   at::Tensor image = allocate(4);
   at::Tensor aux = allocate(3);
   if (batch == 0) return {image, aux};
+  if (params.emulate_cuda) {
+    RENDERERS_CHECK(face_vertices.device().is_cpu(), "emulate_cuda runs on CPU tensors only");
+    soft_rasterize_forward_emulated(face_vertices, textures, params, image, aux);
+    return {image, aux};
+  }
   RENDERERS_DISPATCH_DEVICE(face_vertices, soft_rasterize_forward, face_vertices, textures, params, image, aux);
   return {image, aux};
 }
@@ -75,6 +82,12 @@ std::vector<at::Tensor> soft_rasterize_backward(const at::Tensor& face_vertices_
   at::Tensor grad_face_vertices = at::zeros_like(face_vertices);
   at::Tensor grad_textures = textures.defined() ? at::zeros_like(textures) : at::Tensor();
   if (batch == 0) return {grad_face_vertices, grad_textures};
+  if (params.emulate_cuda) {
+    RENDERERS_CHECK(face_vertices.device().is_cpu(), "emulate_cuda runs on CPU tensors only");
+    soft_rasterize_backward_emulated(face_vertices, textures, image, aux, grad_image, params, grad_face_vertices,
+                                     grad_textures);
+    return {grad_face_vertices, grad_textures};
+  }
   RENDERERS_DISPATCH_DEVICE(face_vertices, soft_rasterize_backward, face_vertices, textures, image, aux, grad_image,
                             params, grad_face_vertices, grad_textures);
   return {grad_face_vertices, grad_textures};

@@ -44,6 +44,7 @@ struct SoftRasParams {
   int texture_type = kSurfaceTexture;
   bool double_sided = true;
   std::array<double, 3> background = {0.0, 0.0, 0.0};
+  bool emulate_cuda = false;   // run the CUDA launch sequence serially on CPU tensors (tests)
 
   // Squared-distance threshold T = sigma * log(1 / dist_eps - 1) beyond which a face is culled.
   double cull_threshold() const;
@@ -62,6 +63,14 @@ void soft_rasterize_backward_cpu(const at::Tensor& face_vertices, const at::Tens
                                  const at::Tensor& image, const at::Tensor& aux, const at::Tensor& grad_image,
                                  const SoftRasParams& params, at::Tensor& grad_face_vertices,
                                  at::Tensor& grad_textures);
+// The CUDA launch sequence run serially on CPU tensors (soft_rasterize_launch.h); image and aux
+// must be zero-filled, as on CUDA.
+void soft_rasterize_forward_emulated(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                     const SoftRasParams& params, at::Tensor& image, at::Tensor& aux);
+void soft_rasterize_backward_emulated(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                      const at::Tensor& image, const at::Tensor& aux, const at::Tensor& grad_image,
+                                      const SoftRasParams& params, at::Tensor& grad_face_vertices,
+                                      at::Tensor& grad_textures);
 #ifdef WITH_CUDA
 void soft_rasterize_forward_cuda(const at::Tensor& face_vertices, const at::Tensor& textures,
                                  const SoftRasParams& params, at::Tensor& image, at::Tensor& aux);
