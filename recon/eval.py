@@ -73,6 +73,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluates ``cfg.ckpt_path`` on ``cfg.splits``; returns ``{split: IoUTable}`` and writes the
     files (on the global-zero process)."""
     import pytorch_lightning as pl  # noqa: PLC0415
+    from pytorch_lightning.callbacks import TQDMProgressBar  # noqa: PLC0415
 
     from recon.atomic_io import write_text_atomic  # noqa: PLC0415
     from recon.checkpoints import load_module  # noqa: PLC0415
@@ -97,8 +98,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     # The data set evaluated names the classes (its category indices), whatever the training set was.
     module.hparams.category_names = list(datamodule.category_names)
     template_radius = 0.5 * float(module.net.decoder.template_scale)  # the untrained model's sphere
-    from pytorch_lightning.callbacks import TQDMProgressBar  # noqa: PLC0415
-
     # tqdm, not rich: readable in the log file of a batch job (Slurm) as well as in a terminal.
     callbacks: list[Any] = [TQDMProgressBar(refresh_rate=int(cfg.get("progress_refresh_rate", 10)))]
     if cfg.get("sphere_baselines", True):
