@@ -32,10 +32,10 @@ EVALUATED_SPLITS = ("val", "test")
 
 
 def _checkpoint_path(cfg: DictConfig) -> str:
-    from omegaconf import MISSING, OmegaConf  # noqa: PLC0415
+    from omegaconf import OmegaConf  # noqa: PLC0415
 
-    value = OmegaConf.select(cfg, "ckpt_path", default=MISSING, throw_on_missing=False)
-    if value in (None, "", MISSING) or OmegaConf.is_missing(cfg, "ckpt_path"):
+    value = OmegaConf.select(cfg, "ckpt_path", default=None)  # None when absent or ??? (missing)
+    if not value:
         raise ValueError("recon-eval needs a checkpoint: pass ckpt_path=PATH, e.g. "
                          "ckpt_path=logs/quickstart/runs/<time>/checkpoints/last.ckpt")
     return str(value)

@@ -95,7 +95,7 @@ class RendersDataModule(pl.LightningDataModule):
         there; then decompresses the compressed npz members of the ``stages`` (of ``train``,
         ``val``, ``test``) into the cache, with a progress bar. ``stages=None``: the stages of
         the running Lightning entry point (``fit``: train and val; ``validate``: val;
-        ``test``/``predict``: test), or all three when no trainer is attached. Keeps no state:
+        ``test``/``predict``: test), or all three when no trainer is attached. Opens no split:
         :meth:`setup` opens the splits. Safe to run from several processes at once."""
         if self.generate_if_missing:
             from recon.data.synthetic import ensure_synthetic  # noqa: PLC0415
@@ -103,7 +103,7 @@ class RendersDataModule(pl.LightningDataModule):
             ensure_synthetic(self.root, seed=0)
         if self.layout != "npz":
             return  # the folder layout is read in place: nothing to prepare
-        categories = self.categories or discover_categories(self.root, self.splits["train"], self.layout)
+        categories = self._category_list()
         done: set[str] = set()
         for stage in self._stages_in_use(stages):
             split = self.splits[stage]

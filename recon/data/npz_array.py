@@ -241,9 +241,8 @@ class NpzArray:
                                  shape=self.shape, order=order)
             except ValueError as exc:
                 raise DatasetFormatError(f"{self.path}: {self.what} data is truncated ({exc})") from exc
+        self.prepare()  # decompress into the cache unless it is there
         cache = self._cache_path()
-        if not cache.is_file():
-            self._extract_locked(cache)
         try:
             arr = np.load(cache, mmap_mode="r")
         except ValueError as exc:

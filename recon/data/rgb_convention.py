@@ -57,4 +57,5 @@ def decode_color_on_black(images: torch.Tensor) -> torch.Tensor:
 def decode_color_on_white(images: torch.Tensor) -> torch.Tensor:
     """Stored dataset images ``(B, 4, H, W)`` -> the colour composited on white
     ``(B, 3, H, W)`` (``colour on black + 1 - alpha``, which is ``1 - stored rgb``), for display."""
-    return (decode_color_on_black(images) + 1.0 - images[..., 3:4, :, :]).clamp(0.0, 1.0)
+    _check_channels(images, 4, "dataset images")
+    return (1.0 - images[..., :3, :, :]).clamp(0.0, 1.0)

@@ -67,7 +67,7 @@ class ClassIoU(Metric):
         cat = torch.as_tensor(category).detach().to(self.sums.device, torch.long).flatten()
         if iou.shape != cat.shape:
             raise ValueError(f"ClassIoU.update: {iou.numel()} IoUs for {cat.numel()} categories")
-        if cat.numel() and (int(cat.min()) < 0 or int(cat.max()) >= len(self.names)):
+        if bool(((cat < 0) | (cat >= len(self.names))).any()):  # one host sync
             raise ValueError(f"ClassIoU.update: category index out of range [0, {len(self.names)})")
         self.sums.index_add_(0, cat, iou)
         self.counts.index_add_(0, cat, torch.ones_like(iou))

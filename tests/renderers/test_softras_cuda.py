@@ -23,10 +23,10 @@ pytestmark = pytest.mark.skipif(
 MODES = list(itertools.product(("euclidean", "barycentric"), ("prod", "sum", "hard"), ("softmax", "hard", None)))
 
 
-def _forward_backward(faces, textures, options, kind, upstream):
+def _forward_backward(faces, textures, options, kind, upstream, **kwargs):
     faces = faces.clone().requires_grad_(True)
     textures = None if textures is None else textures.clone().requires_grad_(True)
-    image = soft_rasterize(faces, textures, options, kind)
+    image = soft_rasterize(faces, textures, options, kind, **kwargs)
     (image * upstream).sum().backward()
     return image.detach(), faces.grad, None if textures is None else textures.grad
 

@@ -13,15 +13,7 @@ import torch
 from renderers.softras import SoftRasOptions, soft_rasterize
 
 from .conftest import assert_gpu_matches_cpu, random_screen_faces, random_textures
-from .test_softras_cuda import MODES
-
-
-def _forward_backward(faces, textures, options, kind, upstream, emulate_cuda):
-    faces = faces.clone().requires_grad_(True)
-    textures = None if textures is None else textures.clone().requires_grad_(True)
-    image = soft_rasterize(faces, textures, options, kind, emulate_cuda=emulate_cuda)
-    (image * upstream).sum().backward()
-    return image.detach(), faces.grad, None if textures is None else textures.grad
+from .test_softras_cuda import MODES, _forward_backward
 
 
 @pytest.mark.parametrize(("dist_func", "aggr_alpha", "aggr_rgb"), MODES)
