@@ -3,6 +3,7 @@ checkpoints (with and without vertex colours), dataset items, a whole split, use
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -42,14 +43,22 @@ def _checkpoint(path, predict_colors: bool):
     return path
 
 
+def _module_checkpoint(tmp_path_factory, name: str, predict_colors: bool):
+    """A checkpoint for this module's tests, deleted when they end: a full model is ~100 MB, and
+    pytest keeps tmp_path_factory folders (unlike a passing test's tmp_path) until the next run."""
+    folder = tmp_path_factory.mktemp("ckpt")
+    yield _checkpoint(folder / name, predict_colors)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def color_ckpt(tmp_path_factory):
-    return _checkpoint(tmp_path_factory.mktemp("ckpt") / "color.ckpt", True)
+    yield from _module_checkpoint(tmp_path_factory, "color.ckpt", True)
 
 
 @pytest.fixture(scope="module")
 def silhouette_ckpt(tmp_path_factory):
-    return _checkpoint(tmp_path_factory.mktemp("ckpt") / "silhouette.ckpt", False)
+    yield from _module_checkpoint(tmp_path_factory, "silhouette.ckpt", False)
 
 
 @pytest.fixture
