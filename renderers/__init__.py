@@ -14,6 +14,7 @@ per-face ``(B, F, N, N, N, 3)``) and returns
 from . import edge as _edge  # noqa: F401  (registers "edge")
 from . import nmr as _nmr  # noqa: F401  (registers "nmr")
 from . import opendr as _opendr  # noqa: F401  (registers "opendr")
+from . import simd
 from . import softras as _softras  # noqa: F401  (registers "softras")
 from .base import Mesh, RenderOptions, Renderer
 from .camera import look_at, look_at_rotation, perspective, points_from_angles, project
@@ -27,6 +28,7 @@ from .softras import SoftRasOptions, SoftRasRenderer, soft_rasterize
 from .topology import edge_table, soup_edge_table
 
 __all__ = [
+    "simd",
     "create",
     "available",
     "option_names",

@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 #include <torch/extension.h>
 
+#include "common/cpu_lanes.h"
 #include "edge/edge.h"
 #include "gather/gather.h"
 #include "kato/kato.h"
@@ -23,6 +24,12 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.attr("with_cuda") = false;
 #endif
 
+  m.def("cpu_lane_widths", &renderers::supported_cpu_lane_widths,
+        "The CPU vector widths (float lanes) of the lane-generic kernels this build and CPU run, ascending");
+  m.def("cpu_lane_width", &renderers::cpu_lane_width, "The vector width the CPU kernels use now");
+  m.def("set_cpu_lane_width", &renderers::set_cpu_lane_width,
+        "Sets the CPU kernels' vector width (0: the default, the widest supported); returns the previous one",
+        py::arg("width"));
   m.def("gather_faces_forward", &renderers::gather_faces_forward,
         "Per-face gather: (values (B,V,C), faces (F,3)|(B,F,3), scale) -> (B,F,3,C); scale > 0 also applies "
         "the perspective projection (x/(z scale), y/(z scale), z)",

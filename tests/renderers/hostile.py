@@ -4,9 +4,8 @@ render is finite, in range, and has finite gradients.
 A *path* is a renderer with the options (and dtype) that select one of its kernels: SoftRas's
 vector-lane silhouette (float32, euclidean), its scalar silhouette (float64) and colour paths, the
 z-buffer renderers on the CPU and, for OpenDR and edge sampling, the CUDA launch sequence emulated
-on the CPU. New renderers get a default path from ``renderers.available()``. The vector width is
-chosen once per process (``RENDERERS_NO_AVX2=1`` forces 4 lanes), so the narrow width runs in a
-subprocess.
+on the CPU. New renderers get a default path from ``renderers.available()``. The vector-lane
+paths are taken at every width this CPU runs (``renderers.simd.lane_widths()``, set in-process).
 """
 
 from __future__ import annotations
@@ -32,13 +31,19 @@ class RenderPath:
     dtype: torch.dtype = torch.float32
     colour: bool = True
     emulate_cuda: bool = False
+    lanes: int | None = None  # the CPU vector width (renderers.simd) to render with; None: the default
 
     def create(self, **overrides) -> renderers.Renderer:
         return renderers.create(self.name, **{**self.options, **overrides, "silhouette_only": not self.colour})
 
     @contextlib.contextmanager
     def selected(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-        """Within the block, the renderer's kernels run as emulated CUDA launches where asked."""
+        """Within the block, the renderer's kernels run as emulated CUDA launches, or at the given
+        vector width, where asked."""
+        if self.lanes is not None:
+            with renderers.simd.lane_width(self.lanes):
+                yield
+            return
         if self.emulate_cuda:
             module = {"opendr": renderers.opendr, "edge": renderers.edge}[self.name]
             original = module.kernel_params
@@ -54,10 +59,12 @@ class RenderPath:
         yield
 
 
+_LANE_MODES = {"prod": {"sigma": 1e-4}, "sum": {"sigma": 1e-4, "aggr_alpha": "sum"},
+               "hard": {"sigma": 1e-4, "aggr_alpha": "hard"}}
+
 _KNOWN_PATHS = [
-    RenderPath("softras-lanes-prod", "softras", {"sigma": 1e-4}, colour=False),
-    RenderPath("softras-lanes-sum", "softras", {"sigma": 1e-4, "aggr_alpha": "sum"}, colour=False),
-    RenderPath("softras-lanes-hard", "softras", {"sigma": 1e-4, "aggr_alpha": "hard"}, colour=False),
+    *(RenderPath(f"softras-lanes{width}-{mode}", "softras", options, colour=False, lanes=width)
+      for width in renderers.simd.lane_widths() for mode, options in _LANE_MODES.items()),
     RenderPath("softras-scalar", "softras", {"sigma": 1e-4}, dtype=torch.float64, colour=False),
     RenderPath("softras-barycentric", "softras", {"sigma": 1e-4, "dist_func": "barycentric"}, colour=False),
     RenderPath("softras-colour", "softras", {"sigma": 1e-4}),
@@ -76,7 +83,6 @@ _KNOWN_PATHS = [
 PATHS = [p for p in _KNOWN_PATHS if p.name in renderers.available()] + [
     RenderPath(name, name, {}) for name in renderers.available() if name not in {p.name for p in _KNOWN_PATHS}
 ]
-LANE_PATHS = [p.id for p in PATHS if "lanes" in p.id]
 
 
 def light_bound(renderer: renderers.Renderer) -> float:

@@ -17,16 +17,11 @@ The policies under test (README, "Failure behaviour"):
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 import renderers
-from tests.renderers.hostile import LANE_PATHS, PATHS, RenderPath, check_render
+from tests.renderers.hostile import PATHS, RenderPath, check_render
 
 DISTANCE = 2.732
 EYE = torch.tensor([[0.0, 0.0, -DISTANCE]])  # looks along +Z: camera depth = world z + DISTANCE
@@ -254,19 +249,6 @@ def test_bad_lighting_tensors_are_refused(path):
             continue  # silhouettes do not light
         with pytest.raises(ValueError, match=message):
             renderer(vertices, faces, EYE.to(path.dtype), lights=lights)
-
-
-# ------------------------------------------------------------------------------------ vector widths
-@pytest.mark.skipif(os.environ.get("RENDERERS_NO_AVX2") is not None, reason="already the narrow lanes")
-def test_narrow_vector_lanes_in_a_subprocess():
-    """The vector-lane cases above again with 4 lanes (the width is fixed per process)."""
-    root = Path(__file__).resolve().parents[2]
-    selection = " or ".join(LANE_PATHS)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__)), "-k", selection],
-        cwd=root, env={**os.environ, "RENDERERS_NO_AVX2": "1"}, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout
 
 
 # ------------------------------------------------------------------------------------ low-level ops

@@ -46,18 +46,19 @@ HOST_DEVICE FORCE_INLINE T edge_function(const T* x, const T* y, int k, T px, T 
   return (x[i] - px) * (y[j] - py) - (x[j] - px) * (y[i] - py);
 }
 
-// Back-propagates dL/dw (unclipped barycentrics at p) to the vertices' screen x and y.
-// w_k = E_k / A, so dw_k/dv = (dE_k/dv - w_k dA/dv) / A; dA/dv vanishes when A was clamped.
-template <typename T>
-HOST_DEVICE FORCE_INLINE void barycentric_backward(const T* x, const T* y, T area, bool area_clamped,
-                                                   const T* w, const T* grad_w, T px, T py,
-                                                   T* grad_x, T* grad_y) {
-  const T inv_area = T(1) / area;
-  const T gbar = area_clamped ? T(0) : grad_w[0] * w[0] + grad_w[1] * w[1] + grad_w[2] * w[2];
+// Back-propagates dL/dw (unclipped barycentrics at p) to the vertices' screen x and y,
+// adding to grad_x, grad_y. w_k = E_k / A, so dw_k/dv = (dE_k/dv - w_k dA/dv) / A; dA/dv vanishes
+// when A was clamped. Lane-generic: the face (x, y, area) is scalar S, the pixel values V.
+template <typename S, typename V>
+HOST_DEVICE FORCE_INLINE void barycentric_backward(const S* x, const S* y, S area, bool area_clamped,
+                                                   const V* w, const V* grad_w, V px, V py,
+                                                   V* grad_x, V* grad_y) {
+  const S inv_area = S(1) / area;
+  const V gbar = area_clamped ? V(S(0)) : grad_w[0] * w[0] + grad_w[1] * w[1] + grad_w[2] * w[2];
   for (int k = 0; k < 3; ++k) {
     const int i = (k + 1) % 3, j = (k + 2) % 3;
     // Contribution of E_k: it depends on vertices i and j.
-    const T g = grad_w[k] * inv_area;
+    const V g = grad_w[k] * inv_area;
     grad_x[i] += g * (y[j] - py);
     grad_y[i] -= g * (x[j] - px);
     grad_x[j] -= g * (y[i] - py);
@@ -92,41 +93,61 @@ HOST_DEVICE FORCE_INLINE void barycentric_clip_backward(const T* w, const T* w_c
   }
 }
 
-// Nearest point of the triangle's boundary to p: squared distance d2, the edge it lies
-// on and its parameter t along that edge (q = (1 - t) v_edge + t v_edge+1). The first
-// edge wins ties. inv_len2[k] is 1 / |edge k|^2, or 0 for a zero-length edge.
-template <typename T>
-HOST_DEVICE FORCE_INLINE void nearest_boundary_point(const T* x, const T* y, const T* ex, const T* ey,
-                                                     const T* inv_len2, T px, T py, T& d2, T& t, int& edge) {
-  d2 = T(0);
-  t = T(0);
-  edge = -1;
+// Nearest point q of the triangle's boundary to p (lane-generic: the face is scalar S, the
+// pixel values V). Edge k's point is q_k = v_k + t_k e_k, t_k = clamp((p - v_k) . e_k / |e_k|^2,
+// 0, 1), given inv_len2_k = 1 / |e_k|^2 (0 for a zero-length edge). The nearest over the edges
+// wins, the first on ties (degenerate faces tie; the reference rounds t the same way, so it picks
+// the same edge); on[k] marks the lanes where it is edge k.
+template <typename V>
+struct BoundaryPoint {
+  V d2;      // |p - q|^2
+  V t;       // q's parameter on its edge
+  V rx, ry;  // p - q
+  mask_t<V> on[3];
+};
+
+template <typename S, typename V>
+HOST_DEVICE FORCE_INLINE BoundaryPoint<V> nearest_boundary_point(const S* x, const S* y, const S* ex, const S* ey,
+                                                                 const S* inv_len2, V px, V py) {
+  BoundaryPoint<V> q;
+  V d2[3], t[3], rx[3], ry[3];
   for (int k = 0; k < 3; ++k) {
-    const T dx = px - x[k], dy = py - y[k];
-    const T tk = clamp_((dx * ex[k] + dy * ey[k]) * inv_len2[k], T(0), T(1));
-    const T rx = dx - tk * ex[k], ry = dy - tk * ey[k];
-    const T dk = rx * rx + ry * ry;
-    if (edge < 0 || dk < d2) {
-      d2 = dk;
-      t = tk;
-      edge = k;
-    }
+    const V dx = px - x[k], dy = py - y[k];
+    t[k] = clamp01((dx * ex[k] + dy * ey[k]) * inv_len2[k]);
+    rx[k] = dx - t[k] * ex[k];
+    ry[k] = dy - t[k] * ey[k];
+    d2[k] = rx[k] * rx[k] + ry[k] * ry[k];
   }
+  const auto one = d2[1] < d2[0];
+  q.d2 = pick(one, d2[1], d2[0]);
+  q.t = pick(one, t[1], t[0]);
+  q.rx = pick(one, rx[1], rx[0]);
+  q.ry = pick(one, ry[1], ry[0]);
+  const auto two = d2[2] < q.d2;
+  q.d2 = pick(two, d2[2], q.d2);
+  q.t = pick(two, t[2], q.t);
+  q.rx = pick(two, rx[2], q.rx);
+  q.ry = pick(two, ry[2], q.ry);
+  q.on[2] = two;
+  q.on[1] = one & !two;
+  q.on[0] = !(one | two);
+  return q;
 }
 
-// d(d2)/d(vertex) with the nearest point's parameter held fixed (envelope theorem):
-// d2 = |p - q|^2, q = (1 - t) a + t b  =>  d(d2)/da = -2 (p - q)(1 - t), d(d2)/db = -2 (p - q) t.
-template <typename T>
-HOST_DEVICE FORCE_INLINE void nearest_boundary_point_backward(const T* x, const T* y, const T* ex, const T* ey,
-                                                              T px, T py, T t, int edge, T grad_d2,
-                                                              T* grad_x, T* grad_y) {
-  const int a = edge, b = (edge + 1) % 3;
-  const T rx = px - x[a] - t * ex[a], ry = py - y[a] - t * ey[a];
-  const T ga = T(-2) * grad_d2 * (T(1) - t), gb = T(-2) * grad_d2 * t;
-  grad_x[a] += ga * rx;
-  grad_y[a] += ga * ry;
-  grad_x[b] += gb * rx;
-  grad_y[b] += gb * ry;
+// Adds grad_d2 * d(d2)/d(vertex) to grad_x, grad_y, the nearest point's parameter held fixed
+// (envelope theorem): d2 = |p - q|^2, q = (1 - t) a + t b on edge (a, b)
+//   =>  d(d2)/da = -2 (p - q)(1 - t),  d(d2)/db = -2 (p - q) t.
+template <typename V>
+HOST_DEVICE FORCE_INLINE void nearest_boundary_point_backward(const BoundaryPoint<V>& q, V grad_d2, V* grad_x,
+                                                              V* grad_y) {
+  const V g = V(-2) * grad_d2;
+  const V ga = g - g * q.t, gb = g * q.t;
+  for (int k = 0; k < 3; ++k) {
+    const int previous = (k + 2) % 3;  // the edge that ends at vertex k
+    const V gk = pick(q.on[k], ga, V(0)) + pick(q.on[previous], gb, V(0));
+    grad_x[k] += gk * q.rx;
+    grad_y[k] += gk * q.ry;
+  }
 }
 
 // Surface texel sampled by the clipped barycentrics on a triangular R x R grid.

@@ -1,6 +1,12 @@
 // SoftRas per-face and per-(face, pixel) math, written once and called from the
 // multi-threaded CPU loops (soft_rasterize_cpu.cpp) and the CUDA kernels
-// (soft_rasterize_cuda.cu). Only the loops, the launch code and the memory layout differ.
+// (soft_rasterize_launch.h). Only the loops, the launch code and the memory layout differ.
+//
+// The per-(face, pixel) functions (soft_sample, alpha_update, alpha_logit_gradient,
+// coverage_backward, silhouette_backward_pair) are lane-generic: written once over a value
+// type V holding one pixel (V = T: CUDA, the scalar CPU path, colour rendering) or a block of
+// pixels (V = a pack of float lanes, common/lanes.h: the CPU silhouette path, 4, 8 or 16 lanes
+// chosen at run time). The face's own quantities (FaceSetup) stay scalar.
 //
 // For face j at pixel p (REFERENCE section 5):
 //   x_j = delta * d^2 / sigma (euclidean) or sign(m) m^2 / sigma, m = min_k w_k (barycentric)
@@ -123,49 +129,85 @@ HOST_DEVICE FORCE_INLINE FaceSetup<T> setup_face(const T* face, const SoftKernel
   return f;
 }
 
-// Coverage of one face at one pixel.
-template <typename T>
-struct Coverage {
-  T w[3];      // unclipped barycentrics
-  T logit;     // x_j
-  T d2, t;     // euclidean: nearest boundary point
-  int edge;    // euclidean: its edge; barycentric: index of the smallest w
-  bool inside;
+// Coverage of one face at one pixel (or a block of pixels, lane-wise).
+template <typename V>
+struct SoftSample {
+  V w[3];             // unclipped barycentrics
+  V logit;            // x_j
+  V D, complement;    // sigmoid(x_j), 1 - sigmoid(x_j)
+  V t, rx, ry;        // euclidean: the nearest boundary point (see BoundaryPoint)
+  V m;                // barycentric: the smallest w
+  mask_t<V> on[3];    // euclidean: the nearest point's edge; barycentric: the smallest w's index
+  mask_t<V> inside;   // strictly inside the face
+  mask_t<V> keep;     // within the span and not culled: the face's coverage is at least dist_eps
 };
+template <typename T>
+using Coverage = SoftSample<T>;
+
+// Whether soft_sample first rejects pixels by a cheap bound (scalars: it skips the exponential);
+// packs evaluate every lane without the branch.
+template <typename V>
+constexpr bool kEarlyCull = sizeof(V) == sizeof(lane_scalar_t<V>);
+
+// Coverage of face f at pixel centres (px, py) in its grown box, for the lanes of `span`. Lanes
+// outside span, or where the coverage would be below dist_eps, get keep false; the other fields
+// are only meaningful where keep is true (and are left unset when no lane is kept).
+template <typename V, typename T>
+HOST_DEVICE FORCE_INLINE SoftSample<V> soft_sample(const FaceSetup<T>& f, const SoftKernelParams<T>& p, V px, V py,
+                                                   mask_t<V> span) {
+  SoftSample<V> s;
+  for (int k = 0; k < 3; ++k) s.w[k] = px * f.wa[k] + py * f.wb[k] + f.wc[k];
+  s.inside = (s.w[0] > V(0)) & (s.w[1] > V(0)) & (s.w[2] > V(0)) & (s.w[0] < V(1)) & (s.w[1] < V(1)) &
+             (s.w[2] < V(1));
+  if (p.dist_func == kEuclidean) {
+    // Cheap early cull: the distance to the triangle is at least the distance to the line of any
+    // edge the pixel lies beyond (w_k < 0); a small margin leaves rounding-level cases to the
+    // exact test below.
+    s.keep = span;
+    if constexpr (kEarlyCull<V>) {
+      mask_t<V> beyond = no_lanes<V>();
+      for (int k = 0; k < 3; ++k) {
+        const V line = s.w[k] * f.altitude[k];
+        beyond = beyond | ((s.w[k] < V(0)) & (line * line >= p.cull_threshold * T(1.001)));
+      }
+      s.keep = span & (s.inside | !beyond);
+      if (!any_lane(s.keep)) return s;
+    }
+    const BoundaryPoint<V> q = nearest_boundary_point(f.x, f.y, f.ex, f.ey, f.inv_len2, px, py);
+    s.t = q.t;
+    s.rx = q.rx;
+    s.ry = q.ry;
+    for (int k = 0; k < 3; ++k) s.on[k] = q.on[k];
+    s.keep = s.keep & (s.inside | (q.d2 < p.cull_threshold));
+    s.logit = pick(s.inside, q.d2, -q.d2) * p.inv_sigma;
+    // sigmoid(+-d2 / sigma) from e = exp(-d2 / sigma): inside 1 / (1 + e), else e / (1 + e)
+    const V e = exp_nonpositive(q.d2 * -p.inv_sigma);
+    const V inv = reciprocal_1_2(V(1) + e);
+    s.D = pick(s.inside, inv, e * inv);
+    s.complement = pick(s.inside, e * inv, inv);
+    return s;
+  }
+  const auto one = s.w[1] < s.w[0];
+  s.m = pick(one, s.w[1], s.w[0]);
+  const auto two = s.w[2] < s.m;
+  s.m = pick(two, s.w[2], s.m);
+  s.on[2] = two;
+  s.on[1] = one & !two;
+  s.on[0] = !(one | two);
+  const V dis = pick(s.m > V(0), s.m * s.m, -(s.m * s.m));
+  s.keep = span & !(-dis >= p.cull_threshold);
+  s.logit = dis * p.inv_sigma;
+  sigmoid_pair(s.logit, s.D, s.complement);
+  return s;
+}
 
 // Coverage of a pixel known to lie in the face's grown box: returns false when the face's
 // coverage would be below dist_eps there; otherwise fills c.
 template <typename T>
 HOST_DEVICE FORCE_INLINE bool coverage_in_box(const FaceSetup<T>& f, const SoftKernelParams<T>& p, T px, T py,
                                               Coverage<T>& c) {
-  for (int k = 0; k < 3; ++k) c.w[k] = f.wa[k] * px + f.wb[k] * py + f.wc[k];
-  c.inside = c.w[0] > T(0) && c.w[1] > T(0) && c.w[2] > T(0) && c.w[0] < T(1) && c.w[1] < T(1) && c.w[2] < T(1);
-  if (p.dist_func == kEuclidean) {
-    if (!c.inside) {
-      // Cheap early cull: the distance to the triangle is at least the distance to the line
-      // of any edge the pixel lies beyond (w_k < 0); a small margin leaves rounding-level
-      // cases to the exact test below.
-      for (int k = 0; k < 3; ++k) {
-        const T line = c.w[k] * f.altitude[k];
-        if (c.w[k] < T(0) && line * line >= p.cull_threshold * T(1.001)) return false;
-      }
-    }
-    nearest_boundary_point(f.x, f.y, f.ex, f.ey, f.inv_len2, px, py, c.d2, c.t, c.edge);
-    if (!c.inside && c.d2 >= p.cull_threshold) return false;
-    c.logit = (c.inside ? c.d2 : -c.d2) * p.inv_sigma;
-    return true;
-  }
-  int k = 0;
-  if (c.w[1] < c.w[k]) k = 1;
-  if (c.w[2] < c.w[k]) k = 2;
-  const T m = c.w[k];
-  const T dis = m > T(0) ? m * m : -(m * m);
-  if (-dis >= p.cull_threshold) return false;
-  c.edge = k;
-  c.d2 = T(0);
-  c.t = T(0);
-  c.logit = dis * p.inv_sigma;
-  return true;
+  c = soft_sample<T>(f, p, px, py, true);
+  return c.keep;
 }
 
 // As coverage_in_box, for any pixel: false outside the face's grown bounding box too.
@@ -214,14 +256,15 @@ HOST_DEVICE FORCE_INLINE T alpha_initial(int mode) {
   return mode == kAlphaProd ? T(1) : T(0);
 }
 
-template <typename T>
-HOST_DEVICE FORCE_INLINE T alpha_update(T state, T D, T complement, int mode) {
+// The state after the face of sample s (lane-wise; lanes that s does not keep are unchanged).
+template <typename V>
+HOST_DEVICE FORCE_INLINE V alpha_update(V state, const SoftSample<V>& s, int mode) {
   if (mode == kAlphaProd) {
-    const T next = state * complement;
-    return next < smallest_normal<T>() ? T(0) : next;
+    const V next = state * pick(s.keep, s.complement, V(1));
+    return pick(next < V(smallest_normal<lane_scalar_t<V>>()), V(0), next);
   }
-  if (mode == kAlphaSum) return state + D;
-  return D > T(0.5) ? T(1) : state;
+  if (mode == kAlphaSum) return state + pick(s.keep, s.D, V(0));
+  return pick(s.keep & (s.D > V(0.5)), V(1), state);
 }
 
 // Alpha of the pixel and the aux value its backward needs (prod: prod_j (1 - D_j)).
@@ -280,9 +323,8 @@ HOST_DEVICE FORCE_INLINE void init_pixel(PixelAccumulator<T>& a, const SoftKerne
 template <typename T>
 HOST_DEVICE FORCE_INLINE void accumulate_face(PixelAccumulator<T>& a, const FaceSetup<T>& f, const T* texture,
                                               const SoftKernelParams<T>& p, const Coverage<T>& c, int face_index) {
-  T D, complement;
-  sigmoid_pair(c.logit, D, complement);
-  a.alpha_state = alpha_update(a.alpha_state, D, complement, p.aggr_alpha);
+  const T D = c.D;
+  a.alpha_state = alpha_update(a.alpha_state, c, p.aggr_alpha);
   if (p.aggr_rgb == kRgbNone) return;
   Depth<T> d;
   if (!evaluate_depth(f, p, c, d)) return;
@@ -356,14 +398,49 @@ struct FaceGradient {
   T x[3], y[3], z[3];
 };
 
+// Back-propagates dL/d(logit) of sample s (and dL/dw of its unclipped barycentrics, from the
+// colour, or null) to the face's screen vertices, adding to grad_x, grad_y (lane-generic).
+template <typename V, typename T>
+HOST_DEVICE FORCE_INLINE void coverage_backward(const FaceSetup<T>& f, const SoftKernelParams<T>& p,
+                                                const SoftSample<V>& s, V grad_logit, const V* grad_w_colour, V px,
+                                                V py, V* grad_x, V* grad_y) {
+  V grad_w[3];
+  for (int k = 0; k < 3; ++k) grad_w[k] = grad_w_colour ? grad_w_colour[k] : V(0);
+  if (p.dist_func == kEuclidean) {
+    // x = +-d2 / sigma (+ inside)
+    const V grad_d2 = grad_logit * pick(s.inside, V(p.inv_sigma), V(-p.inv_sigma));
+    BoundaryPoint<V> q;
+    q.t = s.t;
+    q.rx = s.rx;
+    q.ry = s.ry;
+    for (int k = 0; k < 3; ++k) q.on[k] = s.on[k];
+    nearest_boundary_point_backward(q, grad_d2, grad_x, grad_y);
+    if (!grad_w_colour) return;
+  } else {
+    // x = sign(m) m^2 / sigma  =>  dx/dm = 2 |m| / sigma
+    const V grad_m = grad_logit * T(2) * abs_(s.m) * p.inv_sigma;
+    for (int k = 0; k < 3; ++k) grad_w[k] += pick(s.on[k], grad_m, V(0));
+  }
+  barycentric_backward(f.x, f.y, f.area, f.area_clamped, s.w, grad_w, px, py, grad_x, grad_y);
+}
+
+// Silhouette backward of one face at the pixels of sample s: scaled = dL/dA times the pixel's
+// alpha_gradient_scale, so dL/dx_j = scaled * D_j [* (1 - D_j) for "sum"]; adds to grad_x, grad_y.
+template <typename V, typename T>
+HOST_DEVICE FORCE_INLINE void silhouette_backward_pair(const FaceSetup<T>& f, const SoftKernelParams<T>& p,
+                                                       const SoftSample<V>& s, V scaled, V px, V py, V* grad_x,
+                                                       V* grad_y) {
+  const V grad_logit = pick(s.keep, alpha_logit_gradient(scaled, s.D, s.complement, p.aggr_alpha), V(0));
+  coverage_backward(f, p, s, grad_logit, static_cast<const V*>(nullptr), px, py, grad_x, grad_y);
+}
+
 // Accumulates the gradient of one (face, pixel) pair. grad_texture points at this face's
 // (T, 3) gradient block (written only by this face, so no atomics are needed).
 template <typename T>
 HOST_DEVICE FORCE_INLINE void backward_pair(const FaceSetup<T>& f, const T* texture, const SoftKernelParams<T>& p,
                                             const Coverage<T>& c, const PixelGradient<T>& g, int face_index,
                                             T px, T py, FaceGradient<T>& out, T* grad_texture) {
-  T D, complement;
-  sigmoid_pair(c.logit, D, complement);
+  const T D = c.D, complement = c.complement;
   T grad_logit = alpha_logit_gradient(alpha_gradient_scale(g.grad[3], g.aux[0], p), D, complement, p.aggr_alpha);
   T grad_w[3] = {T(0), T(0), T(0)};
   if (p.aggr_rgb != kRgbNone) {
@@ -409,17 +486,7 @@ HOST_DEVICE FORCE_INLINE void backward_pair(const FaceSetup<T>& f, const T* text
       for (int k = 0; k < 3; ++k) grad_w[k] += grad_w_unclipped[k];
     }
   }
-  if (p.dist_func == kEuclidean) {
-    const T grad_d2 = grad_logit * (c.inside ? p.inv_sigma : -p.inv_sigma);
-    if (grad_d2 != T(0))
-      nearest_boundary_point_backward(f.x, f.y, f.ex, f.ey, px, py, c.t, c.edge, grad_d2, out.x, out.y);
-  } else {
-    // x = sign(m) m^2 / sigma  =>  dx/dm = 2 |m| / sigma
-    const T m = c.w[c.edge];
-    grad_w[c.edge] += grad_logit * T(2) * (m > T(0) ? m : -m) * p.inv_sigma;
-  }
-  if (grad_w[0] != T(0) || grad_w[1] != T(0) || grad_w[2] != T(0))
-    barycentric_backward(f.x, f.y, f.area, f.area_clamped, c.w, grad_w, px, py, out.x, out.y);
+  coverage_backward(f, p, c, grad_logit, p.aggr_rgb != kRgbNone ? grad_w : nullptr, px, py, out.x, out.y);
 }
 
 // Rows [r0, r1] and columns [c0, c1] of the pixels inside a face's grown bounding box.
