@@ -28,6 +28,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from .checks import HostChecks
 from .gather import gather_faces, project_faces
 from .lighting import Lighting, directional_light, face_normals, vertex_normals
 from .textures import check_textures
@@ -115,11 +116,14 @@ def _choice(value: str, choices: Sequence[str], name: str) -> str:
 
 
 def check_mesh_inputs(
-    vertices: torch.Tensor, faces: torch.Tensor, eye: torch.Tensor
+    vertices: torch.Tensor, faces: torch.Tensor, eye: torch.Tensor, checks: HostChecks | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Validates ``vertices (B, V, 3)``, ``faces (F, 3) | (B, F, 3)``, ``eye (B, 3) | (3,)``.
 
-    Returns faces as int64 ``(B, F, 3)`` and eye as ``(B, 3)`` in the vertices' dtype.
+    Returns faces as int64 ``(B, F, 3)`` and eye as ``(B, 3)`` in the vertices' dtype. Shapes,
+    dtypes and devices are checked at once; the value checks (finite, eye away from the origin,
+    index range) are added to ``checks`` and raise when the caller resolves it, or, without
+    ``checks``, here, in one device-to-host copy.
     """
     if not isinstance(vertices, torch.Tensor) or not vertices.is_floating_point():
         raise TypeError(f"vertices must be a floating-point tensor, got {getattr(vertices, 'dtype', type(vertices))}")
@@ -144,22 +148,24 @@ def check_mesh_inputs(
         if tensor.device != vertices.device:
             raise ValueError(f"{what} is on {tensor.device} but vertices are on {vertices.device}")
     eye = eye.to(vertices.dtype)
-    # Every value check in one device-to-host copy (one sync on a GPU).
-    checks = [torch.isfinite(vertices).all(), torch.isfinite(eye).all(),
-              eye.detach().double().square().sum(-1).amin() if batch > 0 else eye.new_ones((), dtype=torch.float64)]
+    own = checks is None
+    checks = HostChecks() if own else checks
+    checks.add([torch.isfinite(vertices).all()],
+               lambda finite: None if finite else ValueError("vertices contain NaN or infinite values"))
+    checks.add([torch.isfinite(eye).all()], lambda finite: None if finite else ValueError("eye contains NaN or infinite values"))
+    if batch > 0:
+        checks.add([eye.detach().double().square().sum(-1).amin()], lambda distance2: None if distance2 > 1e-24 else ValueError(
+            "eye must not be at the look-at target (the origin): the viewing direction is undefined"))
     if faces.numel() > 0:
-        checks += list(torch.aminmax(shared_faces))
-    values = torch.stack([c.double() for c in checks]).tolist()
-    if not values[0]:
-        raise ValueError("vertices contain NaN or infinite values")
-    if not values[1]:
-        raise ValueError("eye contains NaN or infinite values")
-    if not values[2] > 1e-24:
-        raise ValueError("eye must not be at the look-at target (the origin): the viewing direction is undefined")
-    if faces.numel() > 0:
-        low, high = int(values[3]), int(values[4])
-        if low < 0 or high >= num_vertices:
-            raise IndexError(f"face indices must be in [0, {num_vertices - 1}] (V = {num_vertices}), got range [{low}, {high}]")
+        def index_range(low: float, high: float) -> Exception | None:
+            if low < 0 or high >= num_vertices:
+                return IndexError(f"face indices must be in [0, {num_vertices - 1}] (V = {num_vertices}), "
+                                  f"got range [{int(low)}, {int(high)}]")
+            return None
+
+        checks.add(list(torch.aminmax(shared_faces)), index_range)
+    if own:
+        checks.resolve()
     return vertices, faces, eye
 
 
@@ -232,16 +238,20 @@ class Renderer(nn.Module):
         return image if output_dtype in COMPUTE_DTYPES or output_dtype is None else image.to(output_dtype)
 
     def _render(self, vertices, faces, eye, textures, lights, seed) -> torch.Tensor:
-        vertices, faces, eye = check_mesh_inputs(vertices, faces, eye)
+        # Every value check of the call is read back in one device-to-host copy (checks.resolve),
+        # before any kernel runs; the gathers then skip their own index checks.
+        checks = HostChecks()
+        vertices, faces, eye = check_mesh_inputs(vertices, faces, eye, checks)
         opts = self.options
-        face_screen = project_faces(vertices, eye, faces, opts.viewing_angle)
         mesh = Mesh(faces, seed)
         if opts.silhouette_only:
+            checks.resolve()
+            face_screen = project_faces(vertices, eye, faces, opts.viewing_angle, indices_checked=True)
             return self.rasterize(face_screen, None, "surface", mesh)
         batch, num_faces = faces.shape[:2]
         if textures is None:
             textures = vertices.new_ones(batch, num_faces, 1, 3)
-        kind = check_textures(textures, batch, vertices.shape[1], num_faces)
+        kind = check_textures(textures, batch, vertices.shape[1], num_faces, checks)
         if kind not in self.texture_kinds:
             raise ValueError(
                 f"renderer {self.name!r} does not accept {kind} textures of shape {tuple(textures.shape)}; "
@@ -260,14 +270,16 @@ class Renderer(nn.Module):
             )
         elif not isinstance(lights, Lighting):
             raise TypeError(f"lights must be a renderers.Lighting, got {type(lights).__name__}")
-        light = lights.checked(batch, vertices).as_kwargs()
+        light = lights.checked(batch, vertices, checks).as_kwargs()
+        checks.resolve()
+        face_screen = project_faces(vertices, eye, faces, opts.viewing_angle, indices_checked=True)
         if kind == "vertex":
-            lit = textures * directional_light(vertex_normals(vertices, faces), **light)
-            face_colors = gather_faces(lit, faces)
+            lit = textures * directional_light(vertex_normals(vertices, faces, indices_checked=True), **light)
+            face_colors = gather_faces(lit, faces, indices_checked=True)
         else:
             if kind == "volume":
                 textures = textures.reshape(batch, num_faces, -1, 3)
-            normals = face_normals(gather_faces(vertices, faces))
+            normals = face_normals(gather_faces(vertices, faces, indices_checked=True))
             face_colors = textures * directional_light(normals, **light)[:, :, None, :]
         return self.rasterize(face_screen, face_colors, kind, mesh)
 

@@ -23,10 +23,11 @@ __all__ = ["gather_faces", "project_faces", "scatter_add_corners"]
 
 class _GatherFaces(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, values: torch.Tensor, faces: torch.Tensor, scale: float, emulate_cuda: bool) -> torch.Tensor:
+    def forward(ctx, values: torch.Tensor, faces: torch.Tensor, scale: float, emulate_cuda: bool,
+                check_indices: bool) -> torch.Tensor:
         ctx.save_for_backward(values, faces)
         ctx.scale, ctx.emulate_cuda = scale, emulate_cuda
-        return extension().gather_faces_forward(values, faces, scale, emulate_cuda)
+        return extension().gather_faces_forward(values, faces, scale, emulate_cuda, check_indices)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -35,8 +36,8 @@ class _GatherFaces(torch.autograd.Function):
         grad_values = None
         if ctx.needs_input_grad[0]:
             grad_values = extension().gather_faces_backward(values, faces, grad_output.contiguous(), ctx.scale,
-                                                            ctx.emulate_cuda)
-        return grad_values, None, None, None
+                                                            ctx.emulate_cuda, False)  # checked in the forward
+        return grad_values, None, None, None, None
 
 
 class _ScatterAddCorners(torch.autograd.Function):
@@ -44,16 +45,17 @@ class _ScatterAddCorners(torch.autograd.Function):
     backward (scale 0), whose own backward is the gather."""
 
     @staticmethod
-    def forward(ctx, corner_values: torch.Tensor, faces: torch.Tensor, num_vertices: int) -> torch.Tensor:
+    def forward(ctx, corner_values: torch.Tensor, faces: torch.Tensor, num_vertices: int,
+                check_indices: bool) -> torch.Tensor:
         ctx.save_for_backward(faces)
         shape = (corner_values.shape[0], num_vertices, corner_values.shape[-1])
         return extension().gather_faces_backward(corner_values.new_zeros(shape), faces, corner_values.contiguous(),
-                                                 0.0)
+                                                 0.0, False, check_indices)
 
     @staticmethod
     def backward(ctx, grad_vertices: torch.Tensor):
         (faces,) = ctx.saved_tensors
-        return _GatherFaces.apply(grad_vertices.contiguous(), faces, 0.0, False), None, None
+        return _GatherFaces.apply(grad_vertices.contiguous(), faces, 0.0, False, False), None, None, None
 
 
 def _shared(faces: torch.Tensor) -> torch.Tensor:
@@ -63,36 +65,44 @@ def _shared(faces: torch.Tensor) -> torch.Tensor:
     return faces
 
 
-def _gather(values: torch.Tensor, faces: torch.Tensor, scale: float, emulate_cuda: bool = False) -> torch.Tensor:
+def _gather(values: torch.Tensor, faces: torch.Tensor, scale: float, emulate_cuda: bool,
+            indices_checked: bool) -> torch.Tensor:
     check_device(values, "values")
-    return _GatherFaces.apply(values, _shared(faces), scale, emulate_cuda)
+    return _GatherFaces.apply(values, _shared(faces), scale, emulate_cuda, not indices_checked)
 
 
-def gather_faces(values: torch.Tensor, faces: torch.Tensor, emulate_cuda: bool = False) -> torch.Tensor:
+def gather_faces(values: torch.Tensor, faces: torch.Tensor, emulate_cuda: bool = False, *,
+                 indices_checked: bool = False) -> torch.Tensor:
     """Per-face copies ``(B, F, 3, C)`` of per-vertex ``values (B, V, C)``.
 
-    faces: int64 ``(F, 3)`` shared by the batch or ``(B, F, 3)``; indices are range-checked.
+    faces: int64 ``(F, 3)`` shared by the batch or ``(B, F, 3)``; indices are range-checked (a
+    device-to-host copy) unless ``indices_checked`` says the caller has done so (the renderers,
+    through :class:`renderers.checks.HostChecks`). The backward never checks again.
     emulate_cuda: run the CUDA launch sequences (gather_launch.h) serially on CPU tensors (tests).
     """
-    return _gather(values, faces, 0.0, emulate_cuda)
+    return _gather(values, faces, 0.0, emulate_cuda, indices_checked)
 
 
-def scatter_add_corners(corner_values: torch.Tensor, faces: torch.Tensor, num_vertices: int) -> torch.Tensor:
+def scatter_add_corners(corner_values: torch.Tensor, faces: torch.Tensor, num_vertices: int, *,
+                        indices_checked: bool = False) -> torch.Tensor:
     """``(B, V, C)``: each vertex's sum of the ``corner_values (B, F, 3, C)`` of the face corners that
     use it, in ascending corner order on every device (deterministic, unlike ``index_add_`` on
-    CUDA). Differentiable (its backward is :func:`gather_faces`). faces: ``(F, 3)`` or ``(B, F, 3)``."""
+    CUDA). Differentiable (its backward is :func:`gather_faces`). faces: ``(F, 3)`` or ``(B, F, 3)``;
+    ``indices_checked`` as for :func:`gather_faces`."""
     check_device(corner_values, "corner_values")
     if corner_values.dtype not in (torch.float32, torch.float64):
-        return _ScatterAddCorners.apply(corner_values.float(), _shared(faces), int(num_vertices)).to(corner_values.dtype)
-    return _ScatterAddCorners.apply(corner_values, _shared(faces), int(num_vertices))
+        corners = _ScatterAddCorners.apply(corner_values.float(), _shared(faces), int(num_vertices), not indices_checked)
+        return corners.to(corner_values.dtype)
+    return _ScatterAddCorners.apply(corner_values, _shared(faces), int(num_vertices), not indices_checked)
 
 
 def project_faces(vertices: torch.Tensor, eye: torch.Tensor, faces: torch.Tensor, viewing_angle: float = 15.0,
-                  emulate_cuda: bool = False) -> torch.Tensor:
+                  emulate_cuda: bool = False, *, indices_checked: bool = False) -> torch.Tensor:
     """Screen-space faces ``(B, F, 3, 3)``, per corner ``(x_ndc, y_ndc, z)``.
 
     vertices: ``(B, V, 3)`` world coordinates; eye: ``(B, 3)`` cameras looking at the origin;
     faces: int64 ``(F, 3)`` or ``(B, F, 3)``; viewing_angle: half field of view in degrees.
-    Differentiable with respect to ``vertices`` and ``eye``.
+    Differentiable with respect to ``vertices`` and ``eye``. ``indices_checked`` as for
+    :func:`gather_faces`.
     """
-    return _gather(look_at(vertices, eye), faces, perspective_scale(viewing_angle), emulate_cuda)
+    return _gather(look_at(vertices, eye), faces, perspective_scale(viewing_angle), emulate_cuda, indices_checked)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .checks import HostChecks
 from .gather import scatter_add_corners
 
 __all__ = ["Lighting", "face_normals", "vertex_normals", "directional_light"]
@@ -37,9 +38,13 @@ class Lighting:
     directional_color: LightValue = (1.0, 1.0, 1.0)
     direction: LightValue = (0.0, 1.0, 0.0)
 
-    def checked(self, batch: int, like: torch.Tensor) -> "Lighting":
+    def checked(self, batch: int, like: torch.Tensor, checks: HostChecks | None = None) -> "Lighting":
         """Validates shapes, devices and values for a batch of ``batch`` images; tensors are cast
-        to ``like``'s dtype (on its device) keeping their autograd history."""
+        to ``like``'s dtype (on its device) keeping their autograd history. The value checks
+        (finite, non-negative intensities, a non-zero direction) are added to ``checks`` (raised
+        when the caller resolves it), or, without ``checks``, made here in one device-to-host copy."""
+        own = checks is None
+        checks = HostChecks() if own else checks
         values = {}
         for field in dataclasses.fields(self):
             name, value = field.name, getattr(self, field.name)
@@ -52,13 +57,17 @@ class Lighting:
             allowed = [(3,), (batch, 3)] if vector else [(), (batch,)]
             if tuple(tensor.shape) not in allowed:
                 raise ValueError(f"lights.{name} must have shape {' or '.join(map(str, allowed))}, got {tuple(tensor.shape)}")
-            if not torch.isfinite(tensor).all():
-                raise ValueError(f"lights.{name} contains NaN or infinite values")
-            if name.endswith("intensity") and (tensor < 0).any():
-                raise ValueError(f"lights.{name} must be non-negative")
-            if name == "direction" and (tensor.double().square().sum(-1) == 0).any():
-                raise ValueError("lights.direction must not be the zero vector")
+            checks.add([torch.isfinite(tensor).all()], lambda finite, name=name: None if finite else ValueError(
+                f"lights.{name} contains NaN or infinite values"))
+            if name.endswith("intensity"):
+                checks.add([(tensor < 0).any()], lambda negative, name=name: ValueError(
+                    f"lights.{name} must be non-negative") if negative else None)
+            if name == "direction":
+                checks.add([(tensor.detach().double().square().sum(-1) == 0).any()], lambda zero: ValueError(
+                    "lights.direction must not be the zero vector") if zero else None)
             values[name] = tensor.to(like.dtype) if isinstance(value, torch.Tensor) else tensor.to(like.dtype).detach()
+        if own:
+            checks.resolve()
         return Lighting(**values)
 
     def as_kwargs(self) -> dict[str, LightValue]:
@@ -85,10 +94,11 @@ def face_normals(face_vertices: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(torch.linalg.cross(v1 - v0, v2 - v0, dim=-1), dim=-1, eps=1e-12)
 
 
-def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor, *, indices_checked: bool = False) -> torch.Tensor:
     """Unit normals ``(B, V, 3)``: the area-weighted sum of the normals of adjacent faces.
 
-    ``vertices (B, V, 3)``, ``faces (B, F, 3)`` int64.
+    ``vertices (B, V, 3)``, ``faces (B, F, 3)`` int64; ``indices_checked``: the caller has checked
+    the face indices' range (see :func:`renderers.gather.gather_faces`).
     """
     num_vertices = vertices.shape[1]
     vertices = vertices * _power_of_two_scale(vertices)
@@ -96,7 +106,8 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     v0, v1, v2 = face_vertices.unbind(dim=2)
     weighted = torch.linalg.cross(v1 - v0, v2 - v0, dim=-1)  # length = 2 * area
     # Summed per vertex in ascending corner order on every device (index_add_ uses atomics on CUDA).
-    summed = scatter_add_corners(weighted[:, :, None, :].expand(-1, -1, 3, -1), faces, num_vertices)
+    summed = scatter_add_corners(weighted[:, :, None, :].expand(-1, -1, 3, -1), faces, num_vertices,
+                                 indices_checked=indices_checked)
     return torch.nn.functional.normalize(summed, dim=-1, eps=1e-12)
 
 

@@ -19,6 +19,8 @@ import math
 
 import torch
 
+from .checks import HostChecks
+
 __all__ = ["texture_kind", "check_textures"]
 
 
@@ -27,8 +29,11 @@ def texture_kind(textures: torch.Tensor) -> str:
     return {3: "vertex", 6: "volume"}.get(textures.dim(), "surface")
 
 
-def check_textures(textures: torch.Tensor, batch: int, num_vertices: int, num_faces: int) -> str:
-    """Validates the textures' shape and values; returns their kind."""
+def check_textures(
+    textures: torch.Tensor, batch: int, num_vertices: int, num_faces: int, checks: HostChecks | None = None
+) -> str:
+    """Validates the textures' shape and values; returns their kind. The value check (finite) is
+    added to ``checks`` (raised when the caller resolves it), or, without ``checks``, made here."""
     if not isinstance(textures, torch.Tensor):
         raise TypeError(f"textures must be a torch.Tensor, got {type(textures).__name__}")
     if not textures.is_floating_point():
@@ -66,6 +71,10 @@ def check_textures(textures: torch.Tensor, batch: int, num_vertices: int, num_fa
             "textures must be per-vertex (B, V, 3) or per-face (B, F, R*R, 3) (or, for renderers that accept "
             f"them, per-face volumes (B, F, N, N, N, 3)), got shape {tuple(textures.shape)}"
         )
-    if not torch.isfinite(textures).all():
-        raise ValueError("textures contain NaN or infinite values")
+    own = checks is None
+    checks = HostChecks() if own else checks
+    checks.add([torch.isfinite(textures).all()],
+               lambda finite: None if finite else ValueError("textures contain NaN or infinite values"))
+    if own:
+        checks.resolve()
     return texture_kind(textures)

@@ -33,11 +33,12 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gather_faces_forward", &renderers::gather_faces_forward,
         "Per-face gather: (values (B,V,C), faces (F,3)|(B,F,3), scale) -> (B,F,3,C); scale > 0 also applies "
         "the perspective projection (x/(z scale), y/(z scale), z)",
-        py::arg("values"), py::arg("faces"), py::arg("scale"), py::arg("emulate_cuda") = false);
+        py::arg("values"), py::arg("faces"), py::arg("scale"), py::arg("emulate_cuda") = false,
+        py::arg("check_indices") = true);
   m.def("gather_faces_backward", &renderers::gather_faces_backward,
         "Backward of gather_faces_forward: (values, faces, grad_output (B,F,3,C), scale) -> grad_values (B,V,C)",
         py::arg("values"), py::arg("faces"), py::arg("grad_output"), py::arg("scale"),
-        py::arg("emulate_cuda") = false);
+        py::arg("emulate_cuda") = false, py::arg("check_indices") = true);
 
   py::class_<SoftRasParams>(m, "SoftRasParams")
       .def(py::init<>())

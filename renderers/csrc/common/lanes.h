@@ -203,6 +203,17 @@ RENDERERS_PACK FloatPack<C, R> exp_nonpositive(FloatPack<C, R> x) {
   return pick(live, poly * scale, Pack(0.0f));
 }
 
+// Lane sums of 4, 8 and 16 lanes by halves (lane_sum).
+FORCE_INLINE float tree_sum(LaneVectors<4>::Floats v) { return (v[0] + v[2]) + (v[1] + v[3]); }
+FORCE_INLINE float tree_sum(LaneVectors<8>::Floats v) {
+  return tree_sum(LaneVectors<4>::Floats(__builtin_shufflevector(v, v, 0, 1, 2, 3) +
+                                         __builtin_shufflevector(v, v, 4, 5, 6, 7)));
+}
+FORCE_INLINE float tree_sum(LaneVectors<16>::Floats v) {
+  return tree_sum(LaneVectors<8>::Floats(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                                         __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)));
+}
+
 // The two 8-column rows of a 16-lane vector, and back.
 typedef LaneVectors<8>::Floats Row8;
 FORCE_INLINE LaneVectors<16>::Floats join_rows(Row8 first, Row8 second) {
@@ -292,15 +303,15 @@ FORCE_INLINE auto block_span(int r, int c, int last_row, int last_col) {
   }
 }
 
-// Sum of the lanes, in lane order.
+// Sum of the lanes by a fixed pairwise tree (halves added lane-wise down to 4 lanes, then
+// (l0 + l2) + (l1 + l3)): deterministic, and a few vector additions instead of a serial chain of
+// one addition per lane (which cost 8 % of the 16-lane backward on small faces).
 template <class V>
 FORCE_INLINE auto lane_sum(V value) {
   if constexpr (BlockShape<V>::kCols == 1 && BlockShape<V>::kRows == 1) {
     return value;
   } else {
-    float s = 0.0f;
-    for (int l = 0; l < BlockShape<V>::kCols * BlockShape<V>::kRows; ++l) s += value.v[l];
-    return s;
+    return tree_sum(value.v);
   }
 }
 

@@ -9,7 +9,7 @@ namespace {
 
 // Checks values (B, V, C) and faces (F, 3) | (B, F, 3); returns faces as (1 | B, F, 3)
 // contiguous int64 and sets the batch stride of its indices (0 when shared).
-at::Tensor checked_faces(const at::Tensor& values, const at::Tensor& faces_in, double scale,
+at::Tensor checked_faces(const at::Tensor& values, const at::Tensor& faces_in, double scale, bool check_indices,
                          int64_t& face_batch_stride) {
   check_floating(values, "values");
   RENDERERS_CHECK(values.dim() == 3, "values must have shape (B, V, C), got ", values.sizes());
@@ -23,7 +23,7 @@ at::Tensor checked_faces(const at::Tensor& values, const at::Tensor& faces_in, d
   RENDERERS_CHECK((shared || (faces_in.dim() == 3 && faces_in.size(0) == values.size(0))) && faces_in.size(-1) == 3,
                   "faces must have shape (F, 3) or (B, F, 3) with B = ", values.size(0), ", got ", faces_in.sizes());
   const at::Tensor faces = (shared ? faces_in.unsqueeze(0) : faces_in).contiguous();
-  if (faces.numel() > 0) {
+  if (check_indices && faces.numel() > 0) {  // a device-to-host copy: callers that checked skip it
     const auto [low, high] = at::aminmax(faces);
     const int64_t lo = low.item<int64_t>(), hi = high.item<int64_t>();
     RENDERERS_CHECK(lo >= 0 && hi < values.size(1), "face indices must be in [0, ", values.size(1) - 1,
@@ -36,9 +36,9 @@ at::Tensor checked_faces(const at::Tensor& values, const at::Tensor& faces_in, d
 }  // namespace
 
 at::Tensor gather_faces_forward(const at::Tensor& values_in, const at::Tensor& faces_in, double scale,
-                                bool emulate_cuda) {
+                                bool emulate_cuda, bool check_indices) {
   int64_t face_batch_stride = 0;
-  const at::Tensor faces = checked_faces(values_in, faces_in, scale, face_batch_stride);
+  const at::Tensor faces = checked_faces(values_in, faces_in, scale, check_indices, face_batch_stride);
   const at::Tensor values = values_in.contiguous();
   at::Tensor output = at::empty({values.size(0), faces.size(1), 3, values.size(2)}, values.options());
   if (output.numel() == 0) return output;
@@ -52,9 +52,10 @@ at::Tensor gather_faces_forward(const at::Tensor& values_in, const at::Tensor& f
 }
 
 at::Tensor gather_faces_backward(const at::Tensor& values_in, const at::Tensor& faces_in,
-                                 const at::Tensor& grad_output_in, double scale, bool emulate_cuda) {
+                                 const at::Tensor& grad_output_in, double scale, bool emulate_cuda,
+                                 bool check_indices) {
   int64_t face_batch_stride = 0;
-  const at::Tensor faces = checked_faces(values_in, faces_in, scale, face_batch_stride);
+  const at::Tensor faces = checked_faces(values_in, faces_in, scale, check_indices, face_batch_stride);
   const at::Tensor values = values_in.contiguous();
   check_same(grad_output_in, values, "grad_output", "values");
   RENDERERS_CHECK(grad_output_in.dim() == 4 && grad_output_in.size(0) == values.size(0) &&

@@ -62,10 +62,12 @@ HOST_DEVICE FORCE_INLINE void gather_corner_backward(const T* vertex, int64_t ch
 
 // Entry points: validate, allocate, dispatch on the device. scale <= 0 gathers without projecting.
 // emulate_cuda (CPU tensors only, tests): run the CUDA launch sequence (gather_launch.h) serially.
+// check_indices false skips the face-index range check (a device-to-host copy) for callers that
+// made it already (renderers/checks.py); the shape, dtype and device checks always run.
 at::Tensor gather_faces_forward(const at::Tensor& values, const at::Tensor& faces, double scale,
-                                bool emulate_cuda = false);
+                                bool emulate_cuda = false, bool check_indices = true);
 at::Tensor gather_faces_backward(const at::Tensor& values, const at::Tensor& faces, const at::Tensor& grad_output,
-                                 double scale, bool emulate_cuda = false);
+                                 double scale, bool emulate_cuda = false, bool check_indices = true);
 
 // Device implementations: faces (B or 1, F, 3) contiguous int64, face_batch_stride 0 when shared.
 void gather_faces_forward_cpu(const at::Tensor& values, const at::Tensor& faces, int64_t face_batch_stride,
