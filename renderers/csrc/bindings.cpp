@@ -3,6 +3,7 @@
 #include <torch/extension.h>
 
 #include "common/cpu_lanes.h"
+#include "common/tile_bins_launch.h"
 #include "edge/edge.h"
 #include "gather/gather.h"
 #include "kato/kato.h"
@@ -24,6 +25,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.attr("with_cuda") = false;
 #endif
 
+  m.def("tile_bins_emulated", &renderers::tile_bins_emulated,
+        "Screen-tile binning of face rectangles (B*F, 4) int32 (c0, c1, r0, r1), run serially on the CPU (tests): "
+        "-> (offsets (B*tiles*tiles+1) int64, faces int32)",
+        py::arg("rects"), py::arg("batch"), py::arg("num_faces"), py::arg("tiles"));
   m.def("cpu_lane_widths", &renderers::supported_cpu_lane_widths,
         "The CPU vector widths (float lanes) of the lane-generic kernels this build and CPU run, ascending");
   m.def("cpu_lane_width", &renderers::cpu_lane_width, "The vector width the CPU kernels use now");

@@ -40,6 +40,7 @@
 #include "../common/macros.h"
 #include "../common/math.h"
 #include "../common/random.h"
+#include "../common/tile_bins.h"
 #include "../rasterize/rasterize_kernel.h"
 
 namespace renderers {
@@ -196,54 +197,17 @@ HOST_DEVICE FORCE_INLINE void edge_shade(const HardFace<T>* faces, const T* text
 }
 
 // ---------------------------------------------------------------------------------------------
-// Binning: thread i = face i of the batch computes its tile rectangle; then thread i = (image b,
-// tile row r) counts (then fills) the faces of its row's tiles, in face order.
-
-struct TileRect {
-  int c0, c1, r0, r1;  // inclusive; c0 > c1 when the face is not binned
-};
-
-template <typename T>
-struct EdgeBinArgs {
-  const HardFace<T>* setups;    // (B * F)
-  TileRect* rects;              // (B * F)
-  int32_t* tile_counts;         // (B, tiles, tiles)
-  const int64_t* tile_offsets;  // (B * tiles * tiles + 1), exclusive prefix sums of the counts
-  int32_t* tile_faces;          // (total)
-  EdgeKernelParams<T> p;
-};
+// Binning (common/tile_bins.h): thread i = face i of the batch computes its tile rectangle.
 
 template <typename T>
 struct EdgeFaceRectKernel {
-  EdgeBinArgs<T> a;
+  const HardFace<T>* setups;  // (B * F)
+  TileRect* rects;            // (B * F)
+  EdgeKernelParams<T> p;
   HOST_DEVICE void operator()(int64_t i) const {
-    TileRect r{1, 0, 1, 0};
-    if (!edge_face_tiles(a.setups[i], a.p, r.c0, r.c1, r.r0, r.r1)) r = TileRect{1, 0, 1, 0};
-    a.rects[i] = r;
-  }
-};
-
-template <typename T, bool kFill>
-struct EdgeBinKernel {
-  EdgeBinArgs<T> a;
-  HOST_DEVICE void operator()(int64_t i) const {
-    const EdgeKernelParams<T>& p = a.p;
-    const int64_t b = i / p.tiles;
-    const int row = int(i % p.tiles);
-    const int64_t first_tile = (b * p.tiles + row) * p.tiles;
-    int32_t* counts = a.tile_counts + first_tile;
-    for (int c = 0; c < p.tiles; ++c) counts[c] = 0;  // the fill pass counts again, as its cursor
-    const TileRect* rects = a.rects + b * p.hard.num_faces;
-    for (int fi = 0; fi < p.hard.num_faces; ++fi) {
-      const TileRect r = rects[fi];
-      if (row < r.r0 || row > r.r1) continue;
-      for (int c = r.c0; c <= r.c1; ++c) {
-        if (kFill)
-          a.tile_faces[a.tile_offsets[first_tile + c] + counts[c]++] = fi;
-        else
-          ++counts[c];
-      }
-    }
+    TileRect r = empty_tile_rect();
+    if (!edge_face_tiles(setups[i], p, r.c0, r.c1, r.r0, r.r1)) r = empty_tile_rect();
+    rects[i] = r;
   }
 };
 

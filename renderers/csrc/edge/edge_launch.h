@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "../common/dispatch.h"
+#include "../common/tile_bins_launch.h"
 #include "edge.h"
 #include "edge_kernel.h"
 
@@ -34,7 +35,8 @@ EdgeKernelParams<T> make_edge_params(const EdgeParams& params, const at::Tensor&
 // Face set-up and tile bins of a batch; the tensors own the storage.
 template <typename T>
 struct EdgeBins {
-  at::Tensor setups_holder, rects_holder, counts, offsets, faces;
+  at::Tensor setups_holder, rects_holder;
+  TileBins tiles;
   const HardFace<T>* setups = nullptr;
 };
 
@@ -45,19 +47,9 @@ EdgeBins<T> edge_bin_faces(const Launcher& launch, const at::Tensor& face_vertic
   HardFace<T>* setups = scratch_buffer<HardFace<T>>(bins.setups_holder, face_vertices, count);
   launch(count, HardSetupKernel<T>{face_vertices.data_ptr<T>(), setups, p.hard});
   bins.setups = setups;
-  const auto int_options = face_vertices.options().dtype(at::kInt);
-  bins.counts = at::empty({batch * p.tiles * p.tiles}, int_options);
-  EdgeBinArgs<T> a{setups, scratch_buffer<TileRect>(bins.rects_holder, face_vertices, count),
-                   bins.counts.template data_ptr<int32_t>(), nullptr, nullptr, p};
-  launch(count, EdgeFaceRectKernel<T>{a});
-  launch(batch * p.tiles, EdgeBinKernel<T, false>{a});
-  bins.offsets = at::zeros({batch * p.tiles * p.tiles + 1}, face_vertices.options().dtype(at::kLong));
-  bins.offsets.narrow(0, 1, batch * p.tiles * p.tiles).copy_(at::cumsum(bins.counts, 0, at::kLong));
-  const int64_t total = bins.offsets[-1].template item<int64_t>();
-  bins.faces = at::empty({total > 0 ? total : 1}, int_options);
-  a.tile_offsets = bins.offsets.template data_ptr<int64_t>();
-  a.tile_faces = bins.faces.template data_ptr<int32_t>();
-  launch(batch * p.tiles, EdgeBinKernel<T, true>{a});
+  TileRect* rects = scratch_buffer<TileRect>(bins.rects_holder, face_vertices, count);
+  launch(count, EdgeFaceRectKernel<T>{setups, rects, p});
+  bins.tiles = bin_faces_in_tiles(launch, rects, batch, p.hard.num_faces, p.tiles, face_vertices);
   return bins;
 }
 
@@ -67,8 +59,8 @@ void edge_forward_launch(const Launcher& launch, EdgeForwardTensors& t, const Ed
   const EdgeBins<T> bins = edge_bin_faces(launch, t.face_vertices, p);
   const int64_t pixels = t.face_vertices.size(0) * int64_t(p.hard.size) * p.hard.size;
   const EdgeForwardArgs<T> a{bins.setups,
-                             bins.faces.template data_ptr<int32_t>(),
-                             bins.offsets.template data_ptr<int64_t>(),
+                             bins.tiles.faces_ptr(),
+                             bins.tiles.offsets_ptr(),
                              p.hard.texture_size > 0 ? t.textures.data_ptr<T>() : nullptr,
                              t.image.data_ptr<T>(),
                              t.sample_face.data_ptr<int32_t>(),
@@ -91,8 +83,8 @@ void edge_backward_launch(const Launcher& launch, EdgeBackwardTensors& t, const 
   at::Tensor counts = at::empty({batch, num_edges}, options.dtype(at::kLong));
   at::Tensor edge_grad = at::empty({batch, num_edges, 4}, options);
   EdgeBackwardArgs<T> a{bins.setups,
-                        bins.faces.template data_ptr<int32_t>(),
-                        bins.offsets.template data_ptr<int64_t>(),
+                        bins.tiles.faces_ptr(),
+                        bins.tiles.offsets_ptr(),
                         p.hard.texture_size > 0 ? t.textures.data_ptr<T>() : nullptr,
                         num_edges > 0 ? t.edges.data_ptr<int32_t>() : nullptr,
                         t.corners.data_ptr<int32_t>(),

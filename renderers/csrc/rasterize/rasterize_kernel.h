@@ -18,6 +18,7 @@
 #include "../common/geometry.h"
 #include "../common/macros.h"
 #include "../common/math.h"
+#include "../common/tile_bins.h"
 #include "rasterize.h"
 
 namespace renderers {
@@ -274,14 +275,19 @@ HOST_DEVICE FORCE_INLINE void write_hard_pixel(const HardFace<T>* faces, const T
   image[3 * plane + pix] = T(1);
 }
 
-// The nearest face at pixel (row, col) over all faces in order (the CUDA forward; the CPU
-// forward visits the same (face, pixel) pairs face-major with the same comparisons).
-template <typename T>
-HOST_DEVICE FORCE_INLINE int nearest_face(const HardFace<T>* faces, const HardKernelParams<T>& p, int row, int col) {
+// The nearest face at pixel (row, col) among `count` faces face_at(0 .. count-1) in that order:
+// all faces (AllFaces) or the pixel's tile bin (BinnedFaces, ascending), both the order of a scan
+// over all faces (the CUDA forwards; the CPU forward visits the same (face, pixel) pairs face-major
+// with the same comparisons).
+template <typename T, class FaceAt = AllFaces>
+HOST_DEVICE FORCE_INLINE int nearest_face(const HardFace<T>* faces, const HardKernelParams<T>& p, int row, int col,
+                                          int64_t count = -1, FaceAt face_at = FaceAt()) {
   const T px = pixel_x<T>(col, p.size), py = pixel_y<T>(row, p.size);
+  if (count < 0) count = p.num_faces;
   int best = -1;
   T best_z = T(0);
-  for (int fi = 0; fi < p.num_faces; ++fi) {
+  for (int64_t k = 0; k < count; ++k) {
+    const int fi = face_at(k);
     const HardFace<T>& f = faces[fi];
     if (!f.drawable || px < f.xmin || px > f.xmax || py < f.ymin || py > f.ymax) continue;
     T z;
@@ -291,6 +297,17 @@ HOST_DEVICE FORCE_INLINE int nearest_face(const HardFace<T>* faces, const HardKe
     }
   }
   return best;
+}
+
+// The screen tiles (of `tile` pixels a side) a face can reach: the pixels of its box
+// (exact_span, the pixels nearest_face's box test accepts); none for a face not drawn.
+template <typename T>
+HOST_DEVICE FORCE_INLINE TileRect hard_face_tiles(const HardFace<T>& f, int size, int tile) {
+  if (!f.drawable) return empty_tile_rect();
+  int r0, r1, c0, c1;
+  exact_span(f.ymin, f.ymax, size, true, r0, r1);
+  exact_span(f.xmin, f.xmax, size, false, c0, c1);
+  return tiles_of_pixel_box(r0, r1, c0, c1, tile);
 }
 
 // Per-thread kernels (common/launch.h) of the CUDA forward.
@@ -304,16 +321,30 @@ struct HardSetupKernel {
   HOST_DEVICE void operator()(int64_t i) const { setups[i] = setup_hard_face(faces + 9 * i, p); }
 };
 
-// Thread i: pixel i of the batch (B * S * S threads): the nearest face over all faces in order,
-// then the pixel's maps and colour.
+constexpr int kHardTile = 8;  // pixels a side of the CUDA forward's screen tiles
+
+// Thread i: the tile rectangle of face i of the batch (after HardSetupKernel).
+template <typename T>
+struct HardFaceRectKernel {
+  const HardFace<T>* setups;  // (B * F)
+  TileRect* rects;            // (B * F)
+  int size;
+  HOST_DEVICE void operator()(int64_t i) const { rects[i] = hard_face_tiles(setups[i], size, kHardTile); }
+};
+
+// Thread i: pixel i of the batch (B * S * S threads): the nearest face among its tile's faces in
+// face order (common/tile_bins.h), then the pixel's maps and colour.
 template <typename T>
 struct HardForwardPixelKernel {
-  const HardFace<T>* setups;  // (B * F)
-  const T* textures;          // (B, F, T, 3) or null
-  T* image;                   // (B, 4, S, S)
-  int32_t* face_index;        // (B, S, S)
-  T* weights;                 // (B, S, S, 3)
-  T* depth;                   // (B, S, S)
+  const HardFace<T>* setups;    // (B * F)
+  const int32_t* tile_faces;    // common/tile_bins.h, tiles of kHardTile pixels
+  const int64_t* tile_offsets;
+  int tiles;                    // per side
+  const T* textures;            // (B, F, T, 3) or null
+  T* image;                     // (B, 4, S, S)
+  int32_t* face_index;          // (B, S, S)
+  T* weights;                   // (B, S, S, 3)
+  T* depth;                     // (B, S, S)
   HardKernelParams<T> p;
   HOST_DEVICE void operator()(int64_t i) const {
     const int64_t plane = int64_t(p.size) * p.size;
@@ -321,9 +352,11 @@ struct HardForwardPixelKernel {
     const int pix = int(i % plane);
     const int row = pix / p.size, col = pix % p.size;
     const HardFace<T>* faces = setups + b * p.num_faces;
-    write_hard_pixel(faces, textures ? textures + b * p.num_faces * p.texture_size * 3 : nullptr, p, row, col,
-                     nearest_face(faces, p, row, col), image + b * 4 * plane, face_index + b * plane,
-                     weights + b * 3 * plane, depth + b * plane);
+    int64_t begin, end;
+    pixel_bin(tile_offsets, tiles, kHardTile, b, row, col, begin, end);
+    const int face = nearest_face(faces, p, row, col, end - begin, BinnedFaces{tile_faces + begin});
+    write_hard_pixel(faces, textures ? textures + b * p.num_faces * p.texture_size * 3 : nullptr, p, row, col, face,
+                     image + b * 4 * plane, face_index + b * plane, weights + b * 3 * plane, depth + b * plane);
   }
 };
 

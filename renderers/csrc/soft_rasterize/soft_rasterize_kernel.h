@@ -21,6 +21,7 @@
 #include "../common/geometry.h"
 #include "../common/macros.h"
 #include "../common/math.h"
+#include "../common/tile_bins.h"
 #include "soft_rasterize.h"
 
 namespace renderers {
@@ -496,16 +497,19 @@ HOST_DEVICE FORCE_INLINE void face_pixel_box(const FaceSetup<T>& f, int size, in
   exact_span(f.xmin, f.xmax, size, false, c0, c1);
 }
 
-// All faces of one image at one pixel, in face order (the CUDA forward; the CPU forward
-// visits the same (face, pixel) pairs face-major, which gives the same per-pixel order).
+// The faces of one image that may reach one pixel (face_list: `count` ascending face indices, the
+// pixel's tile bin, or every face), in face order: the CUDA forward. The CPU forward visits the
+// same (face, pixel) pairs face-major, which gives the same per-pixel order.
 template <typename T>
-HOST_DEVICE FORCE_INLINE void rasterize_pixel(const FaceSetup<T>* setups, const T* textures,
-                                              const SoftKernelParams<T>& p, int row, int col, T* image, T* aux) {
+HOST_DEVICE FORCE_INLINE void rasterize_pixel(const FaceSetup<T>* setups, const int32_t* face_list, int64_t count,
+                                              const T* textures, const SoftKernelParams<T>& p, int row, int col,
+                                              T* image, T* aux) {
   const int size = p.size;
   const T px = pixel_x<T>(col, size), py = pixel_y<T>(row, size);
   PixelAccumulator<T> acc;
   init_pixel(acc, p);
-  for (int f = 0; f < p.num_faces; ++f) {
+  for (int64_t k = 0; k < count; ++k) {
+    const int f = face_list[k];
     const FaceSetup<T>& face = setups[f];
     if (!face.visible) continue;
     Coverage<T> c;
@@ -513,6 +517,16 @@ HOST_DEVICE FORCE_INLINE void rasterize_pixel(const FaceSetup<T>* setups, const 
     accumulate_face(acc, face, textures ? textures + 3 * p.texture_size * f : nullptr, p, c, f);
   }
   write_pixel(acc, p, row, col, image, aux);
+}
+
+// The screen tiles (of `tile` pixels a side) a face can reach: its grown box's pixels
+// (face_pixel_box, the pixels evaluate_coverage accepts); none for a face not drawn.
+template <typename T>
+HOST_DEVICE FORCE_INLINE TileRect soft_face_tiles(const FaceSetup<T>& f, int size, int tile) {
+  if (!f.visible) return empty_tile_rect();
+  int r0, r1, c0, c1;
+  face_pixel_box(f, size, r0, r1, c0, c1);
+  return tiles_of_pixel_box(r0, r1, c0, c1, tile);
 }
 
 // Backward of one face over every pixel it influences. image, aux and grad_image point
