@@ -24,6 +24,16 @@ def extension() -> ModuleType:
     return _C
 
 
+def option_enum(enum_name: str, value: str):
+    """The compiled ops' bound option enum member ``value`` of enum ``enum_name`` (for example
+    ``option_enum("SoftDistance", "euclidean")``): options reach the kernels by name, not by the
+    position of a string in a tuple. Raises ValueError naming the choices for an unknown value."""
+    members = getattr(extension(), enum_name).__members__
+    if value not in members:
+        raise ValueError(f"unknown {enum_name} {value!r}; choices: {', '.join(members)}")
+    return members[value]
+
+
 def has_cuda() -> bool:
     """True when the extension was built with CUDA kernels."""
     return bool(extension().with_cuda)

@@ -23,12 +23,14 @@ import math
 
 import torch
 
-from ._ext import check_device, extension
+from ._ext import check_device, extension, option_enum
 from .base import Mesh, RenderOptions, Renderer, _choice, check_depth_range, check_positive
 from .registry import register
 
 __all__ = ["SoftRasOptions", "SoftRasRenderer", "soft_rasterize"]
 
+# The options' choices: the names of the compiled ops' bound enums (SoftDistance, ...; a test
+# keeps them equal), checked here so that options fail early, when they are made.
 DIST_FUNCS = ("euclidean", "barycentric")
 ALPHA_AGGREGATIONS = ("prod", "sum", "hard")
 RGB_AGGREGATIONS = ("softmax", "hard")
@@ -86,10 +88,10 @@ def kernel_params(options: SoftRasOptions, kind: str, silhouette_only: bool, emu
     params.near = float(options.near)
     params.far = float(options.far)
     params.eps = float(options.eps)
-    params.dist_func = DIST_FUNCS.index(options.dist_func)
-    params.aggr_alpha = ALPHA_AGGREGATIONS.index(options.aggr_alpha)
-    params.aggr_rgb = len(RGB_AGGREGATIONS) if silhouette_only else RGB_AGGREGATIONS.index(options.aggr_rgb)
-    params.texture_type = TEXTURE_KINDS.index(kind)
+    params.dist_func = option_enum("SoftDistance", options.dist_func)
+    params.aggr_alpha = option_enum("SoftAlphaAggregation", options.aggr_alpha)
+    params.aggr_rgb = option_enum("SoftRgbAggregation", "none" if silhouette_only else options.aggr_rgb)
+    params.texture_type = option_enum("SoftTextureType", kind)
     params.double_sided = bool(options.double_sided)
     params.background = [float(c) for c in options.background]
     params.emulate_cuda = bool(emulate_cuda)

@@ -9,13 +9,14 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ._ext import check_device, extension
+from ._ext import check_device, extension, option_enum
 from .base import RenderOptions, check_depth_range
 
-__all__ = ["ZBufferOptions", "TEXTURE_TYPES", "raster_params", "face_color_input", "render_supersampled"]
+__all__ = ["ZBufferOptions", "TEXTURE_KINDS", "raster_params", "face_color_input", "render_supersampled"]
 
-#: kernel texture codes, as in renderers/csrc/rasterize/rasterize.h
-TEXTURE_TYPES = {"surface": 0, "vertex": 1, "volume": 2, None: 3}
+#: the texture kinds the z-buffer kernels take (None: no colour), by the names of their bound
+#: enum RasterTextureType (renderers/csrc/rasterize/rasterize.h)
+TEXTURE_KINDS = ("surface", "vertex", "volume", None)
 
 
 @dataclasses.dataclass
@@ -44,15 +45,15 @@ def raster_params(
     params=None,
 ):
     """Fills the kernels' ``RasterizeParams`` (or ``params``, e.g. an ``OpenDRParams``);
-    ``image_size`` is the rasterization size, ``kind`` a key of :data:`TEXTURE_TYPES`."""
-    if kind not in TEXTURE_TYPES:
+    ``image_size`` is the rasterization size, ``kind`` one of :data:`TEXTURE_KINDS`."""
+    if kind not in TEXTURE_KINDS:
         raise ValueError(f"unknown texture kind {kind!r}; expected one of 'surface', 'vertex', 'volume' or None")
     params = extension().RasterizeParams() if params is None else params
     params.image_size = int(image_size)
     params.near = float(near)
     params.far = float(far)
     params.eps = float(eps)
-    params.texture_type = TEXTURE_TYPES[kind]
+    params.texture_type = option_enum("RasterTextureType", "none" if kind is None else kind)
     params.double_sided = bool(double_sided)
     params.background = [float(c) for c in background]
     return params

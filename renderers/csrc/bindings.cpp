@@ -45,6 +45,27 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("values"), py::arg("faces"), py::arg("grad_output"), py::arg("scale"),
         py::arg("emulate_cuda") = false, py::arg("check_indices") = true);
 
+  // Option enums, named by the renderers' option strings (renderers._ext.option_enum).
+  py::enum_<renderers::SoftDistance>(m, "SoftDistance")
+      .value("euclidean", renderers::kEuclidean)
+      .value("barycentric", renderers::kBarycentric);
+  py::enum_<renderers::SoftAlphaAggregation>(m, "SoftAlphaAggregation")
+      .value("prod", renderers::kAlphaProd)
+      .value("sum", renderers::kAlphaSum)
+      .value("hard", renderers::kAlphaHard);
+  py::enum_<renderers::SoftRgbAggregation>(m, "SoftRgbAggregation")
+      .value("softmax", renderers::kRgbSoftmax)
+      .value("hard", renderers::kRgbHard)
+      .value("none", renderers::kRgbNone);
+  py::enum_<renderers::TextureType>(m, "SoftTextureType")
+      .value("surface", renderers::kSurfaceTexture)
+      .value("vertex", renderers::kVertexTexture);
+  py::enum_<renderers::NmrTextureType>(m, "RasterTextureType")
+      .value("surface", renderers::kNmrSurface)
+      .value("vertex", renderers::kNmrVertex)
+      .value("volume", renderers::kNmrVolume)
+      .value("none", renderers::kNmrNoTexture);
+
   py::class_<SoftRasParams>(m, "SoftRasParams")
       .def(py::init<>())
       .def_readwrite("image_size", &SoftRasParams::image_size)

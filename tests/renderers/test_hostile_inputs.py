@@ -21,6 +21,7 @@ import pytest
 import torch
 
 import renderers
+from renderers._ext import option_enum
 from tests.renderers.hostile import PATHS, RenderPath, check_render
 
 DISTANCE = 2.732
@@ -260,7 +261,7 @@ def _ext():
 
 def _soft_params(**values):
     params = _ext().SoftRasParams()
-    params.aggr_rgb = 2  # silhouette only
+    params.aggr_rgb = option_enum("SoftRgbAggregation", "none")  # silhouette only
     for key, value in values.items():
         setattr(params, key, value)
     return params
@@ -282,7 +283,7 @@ def test_softras_op_checks_its_parameters(values, message):
 ])
 def test_hard_ops_check_their_parameters(values, message):
     params = _ext().RasterizeParams()
-    params.texture_type = 3
+    params.texture_type = option_enum("RasterTextureType", "none")
     for key, value in values.items():
         setattr(params, key, value)
     with pytest.raises(RuntimeError, match=message):
@@ -296,16 +297,16 @@ def test_ops_refuse_tensors_beyond_32_bit_offsets():
     with pytest.raises(RuntimeError, match=r"the image \(B, 4, S, S\) would hold 2147483648 values"):
         ext.soft_rasterize_forward(two_images, torch.empty(0), _soft_params(image_size=16384))
     params = ext.RasterizeParams()
-    params.texture_type, params.image_size = 3, 16384
+    params.texture_type, params.image_size = option_enum("RasterTextureType", "none"), 16384
     with pytest.raises(RuntimeError, match="would hold 2147483648 values"):
         ext.rasterize_forward(two_images, torch.empty(0), params)
     many_faces = torch.zeros(1, 1, 3, 3).expand(1, 2**23, 3, 3)
     huge_textures = torch.zeros(1, 1, 1, 3).expand(1, 2**23, 256, 3)  # 6.4e9 values, never allocated
-    soft = _soft_params(aggr_rgb=0)
+    soft = _soft_params(aggr_rgb=option_enum("SoftRgbAggregation", "softmax"))
     with pytest.raises(RuntimeError, match="textures would hold 6442450944 values"):
         ext.soft_rasterize_forward(many_faces, huge_textures, soft)
     edge = ext.EdgeParams()
-    edge.texture_type, edge.image_size, edge.samples_per_side = 3, 8192, 8
+    edge.texture_type, edge.image_size, edge.samples_per_side = option_enum("RasterTextureType", "none"), 8192, 8
     with pytest.raises(RuntimeError, match=r"sample_face \(B, S, S, n\*n\) would hold"):
         ext.edge_forward(torch.zeros(1, 1, 3, 3), torch.empty(0), edge)
 
@@ -318,7 +319,7 @@ def test_backward_ops_check_auxiliary_buffers():
     with pytest.raises(RuntimeError, match=r"aux must have shape \(B, 3, S, S\) = \(1, 3, 8, 8\)"):
         ext.soft_rasterize_backward(faces, torch.empty(0), image, aux[..., :4, :4], torch.ones_like(image), params)
     hard = ext.RasterizeParams()
-    hard.texture_type, hard.image_size = 3, 8
+    hard.texture_type, hard.image_size = option_enum("RasterTextureType", "none"), 8
     image, face_index, _, _ = ext.rasterize_forward(faces, torch.empty(0), hard)
     with pytest.raises(RuntimeError, match=r"face_index must be int32 \(B, S, S\)"):
         ext.kato_backward(faces, torch.empty(0), image, face_index[:, :4], torch.ones_like(image), hard)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import renderers
+from renderers._ext import option_enum
 
 
 @pytest.fixture
@@ -102,12 +103,12 @@ def test_kernel_rejects_malformed_tensors_without_crashing():
 
     ext = extension()
     params = ext.SoftRasParams()
-    params.aggr_rgb = 2  # silhouette only
+    params.aggr_rgb = option_enum("SoftRgbAggregation", "none")  # silhouette only
     with pytest.raises(RuntimeError, match=r"face_vertices must have shape \(B, F, 3, 3\)"):
         ext.soft_rasterize_forward(torch.zeros(1, 2, 3), torch.empty(0), params)
     with pytest.raises(RuntimeError, match="float32 or float64"):
         ext.soft_rasterize_forward(torch.zeros(1, 2, 3, 3, dtype=torch.int32), torch.empty(0), params)
-    params.aggr_rgb = 0
+    params.aggr_rgb = option_enum("SoftRgbAggregation", "softmax")
     with pytest.raises(RuntimeError, match=r"textures must have shape \(B, F, T, 3\)"):
         ext.soft_rasterize_forward(torch.zeros(1, 2, 3, 3), torch.zeros(1, 3, 1, 3), params)
     with pytest.raises(RuntimeError, match="textures has dtype Double but face_vertices has Float"):

@@ -9,6 +9,7 @@ import torch
 import trimesh
 
 import renderers
+from renderers._ext import option_enum
 from renderers.camera import project
 from renderers.lighting import gather_face_vertices
 
@@ -159,16 +160,16 @@ def test_kernel_rejects_malformed_tensors_without_crashing():
         ext.rasterize_forward(torch.zeros(1, 2, 3), torch.empty(0), params)
     with pytest.raises(RuntimeError, match="float32 or float64"):
         ext.rasterize_forward(torch.zeros(1, 2, 3, 3, dtype=torch.int32), torch.empty(0), params)
-    params.texture_type = 2
+    params.texture_type = option_enum("RasterTextureType", "volume")
     with pytest.raises(RuntimeError, match="volume textures must have N\\*N\\*N colours per face, got 4"):
         ext.rasterize_forward(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 4, 3), params)
-    params.texture_type = 1
+    params.texture_type = option_enum("RasterTextureType", "vertex")
     with pytest.raises(RuntimeError, match="textures has dtype Double but face_vertices has Float"):
         ext.rasterize_forward(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3, dtype=torch.float64), params)
     params.near, params.far = 2.0, 1.0
     with pytest.raises(RuntimeError, match="far must be larger than near"):
         ext.rasterize_forward(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3), params)
-    params.near, params.far, params.texture_type = 0.1, 100.0, 3
+    params.near, params.far, params.texture_type = 0.1, 100.0, option_enum("RasterTextureType", "none")
     image, index, _, _ = ext.rasterize_forward(torch.zeros(1, 2, 3, 3), torch.empty(0), params)
     with pytest.raises(RuntimeError, match="face_index must be int32"):
         ext.kato_backward(torch.zeros(1, 2, 3, 3), torch.empty(0), image, index.long(), image, params)

@@ -34,7 +34,7 @@ struct RasterizeParams {
   double near = 0.1;
   double far = 100.0;
   double eps = 1e-3;    // Kato's gradient: displacements are kept at least this far from 0
-  int texture_type = kNmrNoTexture;
+  NmrTextureType texture_type = kNmrNoTexture;  // Python: RasterTextureType (surface, vertex, volume, none)
   bool double_sided = true;
   std::array<double, 3> background = {0.0, 0.0, 0.0};
   bool emulate_cuda = false;  // CPU tensors only: run the CUDA launch sequence serially (tests)

@@ -38,10 +38,13 @@ struct SoftRasParams {
   double near = 1.0;
   double far = 100.0;
   double eps = 1e-3;           // normalised depth of the background in the softmax
-  int dist_func = kEuclidean;
-  int aggr_alpha = kAlphaProd;
-  int aggr_rgb = kRgbSoftmax;
-  int texture_type = kSurfaceTexture;
+  // Bound to Python as enums named by the options' strings (bindings.cpp): SoftDistance
+  // (euclidean, barycentric), SoftAlphaAggregation (prod, sum, hard), SoftRgbAggregation
+  // (softmax, hard, none), SoftTextureType (surface, vertex).
+  SoftDistance dist_func = kEuclidean;
+  SoftAlphaAggregation aggr_alpha = kAlphaProd;
+  SoftRgbAggregation aggr_rgb = kRgbSoftmax;
+  TextureType texture_type = kSurfaceTexture;
   bool double_sided = true;
   std::array<double, 3> background = {0.0, 0.0, 0.0};
   bool emulate_cuda = false;   // run the CUDA launch sequence serially on CPU tensors (tests)
