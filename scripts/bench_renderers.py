@@ -28,6 +28,7 @@ image-space backward on the whole image.
 
     python scripts/bench_renderers.py                 # all workloads, all renderers
     python scripts/bench_renderers.py --workloads a --renderers nmr --repeats 20
+    python scripts/bench_renderers.py --workloads a --renderers softras --lane-widths 16,8,4,1
 """
 
 from __future__ import annotations
@@ -340,12 +341,38 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _run_worker(key: str, impl: str, repeats: int, env: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", key, impl, "--repeats", str(repeats)],
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        print(out.stderr, file=sys.stderr)
+        raise SystemExit(f"worker {key}/{impl} failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def lane_width_table(args) -> None:
+    """SoftRas per CPU vector width (RENDERERS_SIMD of each worker), each against the first."""
+    widths = [int(w) for w in args.lane_widths.split(",") if w.strip()]
+    print(f"\nSoftRas by CPU vector width (RENDERERS_SIMD), ratios against width {widths[0]}:")
+    print(f"{'workload':<8} {'width':>5} {'fwd ms/img':>11} {'f+b ms/img':>11} {'x fwd':>8} {'x f+b':>8}")
+    for key in args.workloads:
+        first = None
+        for width in widths:
+            r = _run_worker(key, "softras", args.repeats, env={**os.environ, "RENDERERS_SIMD": str(width)})
+            first = first or r
+            print(f"({key}){'':<5} {width:>5} {r['fwd']:>11.3f} {r['fwd+bwd']:>11.3f} {first['fwd'] / r['fwd']:>7.2f}x "
+                  f"{first['fwd+bwd'] / r['fwd+bwd']:>7.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default="abc", help="subset of a, b, c")
     parser.add_argument("--renderers", default="softras,nmr,opendr,edge",
                         help="comma-separated subset of softras, nmr, opendr, edge")
     parser.add_argument("--repeats", type=int, default=20, help="timed repetitions of the compiled renderer")
+    parser.add_argument("--lane-widths", default="",
+                        help="comma-separated SoftRas CPU vector widths (renderers.simd: 1, 4, 8, 16) to time in the "
+                             "same run, after the table, each against the first")
     parser.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -365,12 +392,7 @@ def main() -> None:
         for name in names:
             results = {}
             for impl in IMPLS[name]:
-                out = subprocess.run([sys.executable, __file__, "--worker", key, impl, "--repeats", str(args.repeats)],
-                                     capture_output=True, text=True)
-                if out.returncode != 0:
-                    print(out.stderr, file=sys.stderr)
-                    raise SystemExit(f"worker {key}/{impl} failed")
-                results[impl] = json.loads(out.stdout.strip().splitlines()[-1])
+                results[impl] = _run_worker(key, impl, args.repeats)
             ours, ref = (results[impl] for impl in IMPLS[name])
             for impl, r in zip(IMPLS[name], (ours, ref)):
                 label = f"({key}) {WORKLOADS[key]['title']}" if first else ""
@@ -384,6 +406,8 @@ def main() -> None:
                 ratios = f"{ratio_f:>7.0f}x {ratio_fb:>7.0f}x" if ref["batch"] else f"{'-':>8} {'-':>8}"
                 print(f"{label:<44} {impl:<10} {r['batch']:>5} {r['fwd']:>11.3f} {r['fwd+bwd']:>11.3f} {r['peak_mb']:>8.0f} "
                       f"{r['pairs']:>11.3g} {ratios}{note}")
+    if args.lane_widths:
+        lane_width_table(args)
     print(f"\nx = reference time / compiled time per image (each renderer against its own reference); medians of "
           f"{args.repeats} (compiled) and {REFERENCE_REPEATS} (reference) runs.")
     print("pairs/img: (pixel, face) pairs evaluated per image; softras visits only pixels inside each face's")
