@@ -76,7 +76,8 @@ void opendr_forward_with_scratch(const Launcher& launch, const at::Tensor& face_
                                   scratch_buffer<EdgeLine<T>>(lines, face_vertices,
                                                               p.overdraw ? batch * p.num_edges : 0),
                                   scratch_buffer<int32_t>(counts, face_vertices, batch), image, face_index, weights,
-                                  depth, mask));
+                                  depth, mask),
+      face_vertices);
 }
 
 // The backward's scratch: (B, 2, S, S) like face_vertices.

@@ -44,9 +44,11 @@
 
 #include <cstdint>
 
+#include "../common/dispatch.h"
 #include "../common/geometry.h"
 #include "../common/macros.h"
 #include "../common/math.h"
+#include "../common/tile_bins_launch.h"
 #include "../rasterize/rasterize_kernel.h"
 
 namespace renderers {
@@ -265,6 +267,11 @@ struct OpenDRForwardArgs {
   uint8_t* mask;            // (B, S, S)
   int64_t batch;
   OpenDRKernelParams<T> p;
+  // The CUDA forward's tile bins (common/tile_bins.h, tiles of kHardTile pixels; set by
+  // opendr_forward_launch): a pixel's z-buffer walks its tile's faces only.
+  const int32_t* tile_faces = nullptr;
+  const int64_t* tile_offsets = nullptr;
+  int tiles = 0;
 };
 
 // Thread b: image b's boundary edges, in edge order (B threads).
@@ -282,8 +289,8 @@ struct CollectEdgesKernel {
   }
 };
 
-// Thread i: pixel i of the batch (B * S * S threads): the z-buffer's nearest face over all
-// faces in order, the nearest visible line point over the image's boundary edges in order, then
+// Thread i: pixel i of the batch (B * S * S threads): the z-buffer's nearest face among its
+// tile's faces in face order (the faces' order of a full scan), the nearest visible line point over the image's boundary edges in order, then
 // the pixel's maps and colour (the CUDA forward; the CPU forward visits the same pairs face-major
 // and edge-major with the same comparisons).
 template <typename T>
@@ -297,7 +304,9 @@ struct OpenDRForwardPixelKernel {
     const int row = pix / p.size, col = pix % p.size;
     const HardFace<T>* faces = a.setups + b * p.num_faces;
     const T* textures = a.textures ? a.textures + b * p.num_faces * p.texture_size * 3 : nullptr;
-    const int zface = nearest_face(faces, p, row, col);
+    int64_t begin, end;
+    pixel_bin(a.tile_offsets, a.tiles, kHardTile, b, row, col, begin, end);
+    const int zface = nearest_face(faces, p, row, col, end - begin, BinnedFaces{a.tile_faces + begin});
     int best = -1;
     T best_t = T(0), best_q = T(0);
     if (a.p.overdraw) {
@@ -434,9 +443,19 @@ struct OpenDRFaceGradientKernel {
 
 // The CUDA launch sequences (the CPU emulates them with SerialLauncher); the scratch buffers
 // of the arguments are allocated by the caller.
+// like: a tensor on the launch's device (for the tile bins' storage).
 template <typename T, class Launcher>
-void opendr_forward_launch(const Launcher& launch, const OpenDRForwardArgs<T>& a) {
-  launch(a.batch * a.p.hard.num_faces, HardSetupKernel<T>{a.faces, a.setups, a.p.hard});
+void opendr_forward_launch(const Launcher& launch, const OpenDRForwardArgs<T>& args, const at::Tensor& like) {
+  const int64_t count = args.batch * args.p.hard.num_faces;
+  launch(count, HardSetupKernel<T>{args.faces, args.setups, args.p.hard});
+  at::Tensor rects_holder;
+  TileRect* rects = scratch_buffer<TileRect>(rects_holder, like, count);
+  launch(count, HardFaceRectKernel<T>{args.setups, rects, args.p.hard.size});
+  OpenDRForwardArgs<T> a = args;
+  a.tiles = (a.p.hard.size + kHardTile - 1) / kHardTile;
+  const TileBins bins = bin_faces_in_tiles(launch, rects, a.batch, a.p.hard.num_faces, a.tiles, like);
+  a.tile_faces = bins.faces_ptr();
+  a.tile_offsets = bins.offsets_ptr();
   if (a.p.overdraw) launch(a.batch, CollectEdgesKernel<T>{a});
   launch(a.batch * int64_t(a.p.hard.size) * a.p.hard.size, OpenDRForwardPixelKernel<T>{a});
 }
