@@ -1,7 +1,8 @@
 // SoftRas on CUDA: launch code only. The launch sequence and its per-thread kernels are in
 // soft_rasterize_launch.h (the math in soft_rasterize_kernel.h, shared with the CPU): one
-// thread per face for the set-up, one per pixel over all faces in order for the forward, one
-// per face over its own pixels for the backward. No atomics, deterministic. The CPU runs the
+// thread per face for the set-up and its tile rectangle, the tile binning, one per pixel over
+// its tile's faces in face order for the forward, one per face over its own pixels for the
+// backward. No atomics, deterministic. The CPU runs the
 // same sequence serially in the tests (soft_rasterize_forward_emulated / _backward_emulated).
 #include "../common/launch_cuda.cuh"
 #include "soft_rasterize.h"
