@@ -29,15 +29,6 @@ HOST_DEVICE FORCE_INLINE TileRect tiles_of_pixel_box(int r0, int r1, int c0, int
   return TileRect{c0 / tile, c1 / tile, r0 / tile, r1 / tile};
 }
 
-// Which faces a pixel walks: every face of its image, or its tile's bin (k-th face, k < count).
-struct AllFaces {
-  HOST_DEVICE FORCE_INLINE int operator()(int64_t k) const { return int(k); }
-};
-struct BinnedFaces {
-  const int32_t* faces;
-  HOST_DEVICE FORCE_INLINE int operator()(int64_t k) const { return faces[k]; }
-};
-
 // The bin of pixel (row, col) of image b: faces [begin, end) of tile_faces, tiles of `tile` pixels.
 HOST_DEVICE FORCE_INLINE void pixel_bin(const int64_t* tile_offsets, int tiles, int tile, int64_t b, int row, int col,
                                         int64_t& begin, int64_t& end) {

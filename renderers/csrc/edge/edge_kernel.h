@@ -251,8 +251,8 @@ struct EdgeForwardPixelKernel {
       y_lo = s == 0 ? ys[s] : min_(y_lo, ys[s]);
       y_hi = s == 0 ? ys[s] : max_(y_hi, ys[s]);
     }
-    const int64_t tile = (b * p.tiles + row / kEdgeTile) * p.tiles + col / kEdgeTile;  // the pixel's tile
-    const int64_t begin = a.tile_offsets[tile], end = a.tile_offsets[tile + 1];
+    int64_t begin, end;
+    pixel_bin(a.tile_offsets, p.tiles, kEdgeTile, b, row, col, begin, end);  // the pixel's tile
     for (int64_t k = begin; k < end; ++k) {
       const int fi = a.tile_faces[k];
       const HardFace<T>& f = faces[fi];

@@ -306,7 +306,7 @@ struct OpenDRForwardPixelKernel {
     const T* textures = a.textures ? a.textures + b * p.num_faces * p.texture_size * 3 : nullptr;
     int64_t begin, end;
     pixel_bin(a.tile_offsets, a.tiles, kHardTile, b, row, col, begin, end);
-    const int zface = nearest_face(faces, p, row, col, end - begin, BinnedFaces{a.tile_faces + begin});
+    const int zface = nearest_face(faces, p, row, col, a.tile_faces + begin, end - begin);
     int best = -1;
     T best_t = T(0), best_q = T(0);
     if (a.p.overdraw) {

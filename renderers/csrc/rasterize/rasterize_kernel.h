@@ -275,19 +275,17 @@ HOST_DEVICE FORCE_INLINE void write_hard_pixel(const HardFace<T>* faces, const T
   image[3 * plane + pix] = T(1);
 }
 
-// The nearest face at pixel (row, col) among `count` faces face_at(0 .. count-1) in that order:
-// all faces (AllFaces) or the pixel's tile bin (BinnedFaces, ascending), both the order of a scan
-// over all faces (the CUDA forwards; the CPU forward visits the same (face, pixel) pairs face-major
-// with the same comparisons).
-template <typename T, class FaceAt = AllFaces>
+// The nearest face at pixel (row, col) among the `count` ascending face indices of face_list (the
+// pixel's tile bin), so in the order of a scan over all faces (the CUDA forwards; the CPU forward
+// visits the same (face, pixel) pairs face-major with the same comparisons).
+template <typename T>
 HOST_DEVICE FORCE_INLINE int nearest_face(const HardFace<T>* faces, const HardKernelParams<T>& p, int row, int col,
-                                          int64_t count = -1, FaceAt face_at = FaceAt()) {
+                                          const int32_t* face_list, int64_t count) {
   const T px = pixel_x<T>(col, p.size), py = pixel_y<T>(row, p.size);
-  if (count < 0) count = p.num_faces;
   int best = -1;
   T best_z = T(0);
   for (int64_t k = 0; k < count; ++k) {
-    const int fi = face_at(k);
+    const int fi = face_list[k];
     const HardFace<T>& f = faces[fi];
     if (!f.drawable || px < f.xmin || px > f.xmax || py < f.ymin || py > f.ymax) continue;
     T z;
@@ -354,7 +352,7 @@ struct HardForwardPixelKernel {
     const HardFace<T>* faces = setups + b * p.num_faces;
     int64_t begin, end;
     pixel_bin(tile_offsets, tiles, kHardTile, b, row, col, begin, end);
-    const int face = nearest_face(faces, p, row, col, end - begin, BinnedFaces{tile_faces + begin});
+    const int face = nearest_face(faces, p, row, col, tile_faces + begin, end - begin);
     write_hard_pixel(faces, textures ? textures + b * p.num_faces * p.texture_size * 3 : nullptr, p, row, col, face,
                      image + b * 4 * plane, face_index + b * plane, weights + b * 3 * plane, depth + b * plane);
   }

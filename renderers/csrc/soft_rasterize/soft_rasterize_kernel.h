@@ -136,9 +136,9 @@ struct SoftSample {
   V w[3];             // unclipped barycentrics
   V logit;            // x_j
   V D, complement;    // sigmoid(x_j), 1 - sigmoid(x_j)
-  V t, rx, ry;        // euclidean: the nearest boundary point (see BoundaryPoint)
-  V m;                // barycentric: the smallest w
-  mask_t<V> on[3];    // euclidean: the nearest point's edge; barycentric: the smallest w's index
+  BoundaryPoint<V> nearest;  // euclidean: the nearest boundary point (common/geometry.h)
+  V m;                       // barycentric: the smallest w
+  mask_t<V> smallest[3];     // barycentric: the smallest w's index
   mask_t<V> inside;   // strictly inside the face
   mask_t<V> keep;     // within the span and not culled: the face's coverage is at least dist_eps
 };
@@ -174,15 +174,12 @@ HOST_DEVICE FORCE_INLINE SoftSample<V> soft_sample(const FaceSetup<T>& f, const 
       s.keep = span & (s.inside | !beyond);
       if (!any_lane(s.keep)) return s;
     }
-    const BoundaryPoint<V> q = nearest_boundary_point(f.x, f.y, f.ex, f.ey, f.inv_len2, px, py);
-    s.t = q.t;
-    s.rx = q.rx;
-    s.ry = q.ry;
-    for (int k = 0; k < 3; ++k) s.on[k] = q.on[k];
-    s.keep = s.keep & (s.inside | (q.d2 < p.cull_threshold));
-    s.logit = pick(s.inside, q.d2, -q.d2) * p.inv_sigma;
+    s.nearest = nearest_boundary_point(f.x, f.y, f.ex, f.ey, f.inv_len2, px, py);
+    const V d2 = s.nearest.d2;
+    s.keep = s.keep & (s.inside | (d2 < p.cull_threshold));
+    s.logit = pick(s.inside, d2, -d2) * p.inv_sigma;
     // sigmoid(+-d2 / sigma) from e = exp(-d2 / sigma): inside 1 / (1 + e), else e / (1 + e)
-    const V e = exp_nonpositive(q.d2 * -p.inv_sigma);
+    const V e = exp_nonpositive(d2 * -p.inv_sigma);
     const V inv = reciprocal_1_2(V(1) + e);
     s.D = pick(s.inside, inv, e * inv);
     s.complement = pick(s.inside, e * inv, inv);
@@ -192,9 +189,9 @@ HOST_DEVICE FORCE_INLINE SoftSample<V> soft_sample(const FaceSetup<T>& f, const 
   s.m = pick(one, s.w[1], s.w[0]);
   const auto two = s.w[2] < s.m;
   s.m = pick(two, s.w[2], s.m);
-  s.on[2] = two;
-  s.on[1] = one & !two;
-  s.on[0] = !(one | two);
+  s.smallest[2] = two;
+  s.smallest[1] = one & !two;
+  s.smallest[0] = !(one | two);
   const V dis = pick(s.m > V(0), s.m * s.m, -(s.m * s.m));
   s.keep = span & !(-dis >= p.cull_threshold);
   s.logit = dis * p.inv_sigma;
@@ -410,17 +407,12 @@ HOST_DEVICE FORCE_INLINE void coverage_backward(const FaceSetup<T>& f, const Sof
   if (p.dist_func == kEuclidean) {
     // x = +-d2 / sigma (+ inside)
     const V grad_d2 = grad_logit * pick(s.inside, V(p.inv_sigma), V(-p.inv_sigma));
-    BoundaryPoint<V> q;
-    q.t = s.t;
-    q.rx = s.rx;
-    q.ry = s.ry;
-    for (int k = 0; k < 3; ++k) q.on[k] = s.on[k];
-    nearest_boundary_point_backward(q, grad_d2, grad_x, grad_y);
+    nearest_boundary_point_backward(s.nearest, grad_d2, grad_x, grad_y);
     if (!grad_w_colour) return;
   } else {
     // x = sign(m) m^2 / sigma  =>  dx/dm = 2 |m| / sigma
     const V grad_m = grad_logit * T(2) * abs_(s.m) * p.inv_sigma;
-    for (int k = 0; k < 3; ++k) grad_w[k] += pick(s.on[k], grad_m, V(0));
+    for (int k = 0; k < 3; ++k) grad_w[k] += pick(s.smallest[k], grad_m, V(0));
   }
   barycentric_backward(f.x, f.y, f.area, f.area_clamped, s.w, grad_w, px, py, grad_x, grad_y);
 }
@@ -498,7 +490,7 @@ HOST_DEVICE FORCE_INLINE void face_pixel_box(const FaceSetup<T>& f, int size, in
 }
 
 // The faces of one image that may reach one pixel (face_list: `count` ascending face indices, the
-// pixel's tile bin, or every face), in face order: the CUDA forward. The CPU forward visits the
+// pixel's tile bin), in face order: the CUDA forward. The CPU forward visits the
 // same (face, pixel) pairs face-major, which gives the same per-pixel order.
 template <typename T>
 HOST_DEVICE FORCE_INLINE void rasterize_pixel(const FaceSetup<T>* setups, const int32_t* face_list, int64_t count,

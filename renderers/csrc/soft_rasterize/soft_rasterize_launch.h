@@ -48,8 +48,8 @@ struct SoftForwardPixelKernel {
     const int64_t plane = int64_t(p.size) * p.size;
     const int64_t b = i / plane;
     const int pix = int(i % plane), row = pix / p.size, col = pix % p.size;
-    const int64_t tile = (b * tiles + row / kSoftTile) * tiles + col / kSoftTile;
-    const int64_t begin = tile_offsets[tile], end = tile_offsets[tile + 1];
+    int64_t begin, end;
+    pixel_bin(tile_offsets, tiles, kSoftTile, b, row, col, begin, end);
     const T* image_textures = textures ? textures + b * p.num_faces * p.texture_size * 3 : nullptr;
     rasterize_pixel(setups + b * p.num_faces, tile_faces + begin, end - begin, image_textures, p, row, col,
                     image + b * 4 * plane, aux + b * 3 * plane);
