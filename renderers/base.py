@@ -28,7 +28,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .checks import HostChecks
+from .checks import HostChecks, adding_to
 from .gather import gather_faces, project_faces
 from .lighting import Lighting, directional_light, face_normals, vertex_normals
 from .textures import check_textures
@@ -148,24 +148,22 @@ def check_mesh_inputs(
         if tensor.device != vertices.device:
             raise ValueError(f"{what} is on {tensor.device} but vertices are on {vertices.device}")
     eye = eye.to(vertices.dtype)
-    own = checks is None
-    checks = HostChecks() if own else checks
-    checks.add([torch.isfinite(vertices).all()],
-               lambda finite: None if finite else ValueError("vertices contain NaN or infinite values"))
-    checks.add([torch.isfinite(eye).all()], lambda finite: None if finite else ValueError("eye contains NaN or infinite values"))
-    if batch > 0:
-        checks.add([eye.detach().double().square().sum(-1).amin()], lambda distance2: None if distance2 > 1e-24 else ValueError(
-            "eye must not be at the look-at target (the origin): the viewing direction is undefined"))
-    if faces.numel() > 0:
-        def index_range(low: float, high: float) -> Exception | None:
-            if low < 0 or high >= num_vertices:
-                return IndexError(f"face indices must be in [0, {num_vertices - 1}] (V = {num_vertices}), "
-                                  f"got range [{int(low)}, {int(high)}]")
-            return None
+    with adding_to(checks) as checks:
+        checks.add([torch.isfinite(vertices).all()],
+                   lambda finite: None if finite else ValueError("vertices contain NaN or infinite values"))
+        checks.add([torch.isfinite(eye).all()],
+                   lambda finite: None if finite else ValueError("eye contains NaN or infinite values"))
+        if batch > 0:
+            checks.add([eye.detach().double().square().sum(-1).amin()], lambda distance2: None if distance2 > 1e-24 else
+                       ValueError("eye must not be at the look-at target (the origin): the viewing direction is undefined"))
+        if faces.numel() > 0:
+            def index_range(low: float, high: float) -> Exception | None:
+                if low < 0 or high >= num_vertices:
+                    return IndexError(f"face indices must be in [0, {num_vertices - 1}] (V = {num_vertices}), "
+                                      f"got range [{int(low)}, {int(high)}]")
+                return None
 
-        checks.add(list(torch.aminmax(shared_faces)), index_range)
-    if own:
-        checks.resolve()
+            checks.add(list(torch.aminmax(shared_faces)), index_range)
     return vertices, faces, eye
 
 
@@ -243,11 +241,28 @@ class Renderer(nn.Module):
         checks = HostChecks()
         vertices, faces, eye = check_mesh_inputs(vertices, faces, eye, checks)
         opts = self.options
+        shading = None if opts.silhouette_only else self._checked_shading(vertices, faces, textures, lights, checks)
+        checks.resolve()
+        face_screen = project_faces(vertices, eye, faces, opts.viewing_angle, indices_checked=True)
         mesh = Mesh(faces, seed)
-        if opts.silhouette_only:
-            checks.resolve()
-            face_screen = project_faces(vertices, eye, faces, opts.viewing_angle, indices_checked=True)
+        if shading is None:
             return self.rasterize(face_screen, None, "surface", mesh)
+        textures, kind, light = shading
+        batch, num_faces = faces.shape[:2]
+        if kind == "vertex":
+            lit = textures * directional_light(vertex_normals(vertices, faces, indices_checked=True), **light)
+            face_colors = gather_faces(lit, faces, indices_checked=True)
+        else:
+            if kind == "volume":
+                textures = textures.reshape(batch, num_faces, -1, 3)
+            normals = face_normals(gather_faces(vertices, faces, indices_checked=True))
+            face_colors = textures * directional_light(normals, **light)[:, :, None, :]
+        return self.rasterize(face_screen, face_colors, kind, mesh)
+
+    def _checked_shading(self, vertices, faces, textures, lights, checks: HostChecks):
+        """``(textures in the vertices' dtype, their kind, the lights as keyword arguments)``; shapes,
+        kinds and devices checked at once, values added to ``checks``."""
+        opts = self.options
         batch, num_faces = faces.shape[:2]
         if textures is None:
             textures = vertices.new_ones(batch, num_faces, 1, 3)
@@ -259,7 +274,6 @@ class Renderer(nn.Module):
             )
         if textures.device != vertices.device:
             raise ValueError(f"textures are on {textures.device} but vertices are on {vertices.device}")
-        textures = textures.to(vertices.dtype)
         if lights is None:
             lights = Lighting(
                 ambient_intensity=opts.light_intensity_ambient,
@@ -270,18 +284,7 @@ class Renderer(nn.Module):
             )
         elif not isinstance(lights, Lighting):
             raise TypeError(f"lights must be a renderers.Lighting, got {type(lights).__name__}")
-        light = lights.checked(batch, vertices, checks).as_kwargs()
-        checks.resolve()
-        face_screen = project_faces(vertices, eye, faces, opts.viewing_angle, indices_checked=True)
-        if kind == "vertex":
-            lit = textures * directional_light(vertex_normals(vertices, faces, indices_checked=True), **light)
-            face_colors = gather_faces(lit, faces, indices_checked=True)
-        else:
-            if kind == "volume":
-                textures = textures.reshape(batch, num_faces, -1, 3)
-            normals = face_normals(gather_faces(vertices, faces, indices_checked=True))
-            face_colors = textures * directional_light(normals, **light)[:, :, None, :]
-        return self.rasterize(face_screen, face_colors, kind, mesh)
+        return textures.to(vertices.dtype), kind, lights.checked(batch, vertices, checks).as_kwargs()
 
     def rasterize(
         self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str, mesh: Mesh | None = None

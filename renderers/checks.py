@@ -14,11 +14,12 @@ their own copies of those checks (``indices_checked=True`` of :mod:`renderers.ga
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
-__all__ = ["HostChecks"]
+__all__ = ["HostChecks", "adding_to"]
 
 Verdict = Callable[..., Exception | None]
 
@@ -48,3 +49,15 @@ class HostChecks:
             error = verdict(*numbers)
             if error is not None:
                 raise error
+
+
+@contextlib.contextmanager
+def adding_to(checks: HostChecks | None) -> Iterator[HostChecks]:
+    """The checks a validating function adds to: the caller's ``checks`` (resolved by the caller),
+    or, for ``None``, its own, resolved when the block ends without an error."""
+    if checks is not None:
+        yield checks
+        return
+    own = HostChecks()
+    yield own
+    own.resolve()

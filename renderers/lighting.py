@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .checks import HostChecks
+from .checks import HostChecks, adding_to
 from .gather import scatter_add_corners
 
 __all__ = ["Lighting", "face_normals", "vertex_normals", "directional_light"]
@@ -43,31 +43,28 @@ class Lighting:
         to ``like``'s dtype (on its device) keeping their autograd history. The value checks
         (finite, non-negative intensities, a non-zero direction) are added to ``checks`` (raised
         when the caller resolves it), or, without ``checks``, made here in one device-to-host copy."""
-        own = checks is None
-        checks = HostChecks() if own else checks
-        values = {}
-        for field in dataclasses.fields(self):
-            name, value = field.name, getattr(self, field.name)
-            vector = name != "ambient_intensity" and name != "directional_intensity"
-            tensor = torch.as_tensor(value, device=like.device)
-            if isinstance(value, torch.Tensor) and value.device != like.device:
-                raise ValueError(f"lights.{name} is on {value.device} but the vertices are on {like.device}")
-            if not tensor.is_floating_point() and tensor.dtype not in (torch.int32, torch.int64):
-                raise TypeError(f"lights.{name} must be real numbers, got {tensor.dtype}")
-            allowed = [(3,), (batch, 3)] if vector else [(), (batch,)]
-            if tuple(tensor.shape) not in allowed:
-                raise ValueError(f"lights.{name} must have shape {' or '.join(map(str, allowed))}, got {tuple(tensor.shape)}")
-            checks.add([torch.isfinite(tensor).all()], lambda finite, name=name: None if finite else ValueError(
-                f"lights.{name} contains NaN or infinite values"))
-            if name.endswith("intensity"):
-                checks.add([(tensor < 0).any()], lambda negative, name=name: ValueError(
-                    f"lights.{name} must be non-negative") if negative else None)
-            if name == "direction":
-                checks.add([(tensor.detach().double().square().sum(-1) == 0).any()], lambda zero: ValueError(
-                    "lights.direction must not be the zero vector") if zero else None)
-            values[name] = tensor.to(like.dtype) if isinstance(value, torch.Tensor) else tensor.to(like.dtype).detach()
-        if own:
-            checks.resolve()
+        with adding_to(checks) as checks:
+            values = {}
+            for field in dataclasses.fields(self):
+                name, value = field.name, getattr(self, field.name)
+                vector = name != "ambient_intensity" and name != "directional_intensity"
+                tensor = torch.as_tensor(value, device=like.device)
+                if isinstance(value, torch.Tensor) and value.device != like.device:
+                    raise ValueError(f"lights.{name} is on {value.device} but the vertices are on {like.device}")
+                if not tensor.is_floating_point() and tensor.dtype not in (torch.int32, torch.int64):
+                    raise TypeError(f"lights.{name} must be real numbers, got {tensor.dtype}")
+                allowed = [(3,), (batch, 3)] if vector else [(), (batch,)]
+                if tuple(tensor.shape) not in allowed:
+                    raise ValueError(f"lights.{name} must have shape {' or '.join(map(str, allowed))}, got {tuple(tensor.shape)}")
+                checks.add([torch.isfinite(tensor).all()], lambda finite, name=name: None if finite else ValueError(
+                    f"lights.{name} contains NaN or infinite values"))
+                if name.endswith("intensity"):
+                    checks.add([(tensor < 0).any()], lambda negative, name=name: ValueError(
+                        f"lights.{name} must be non-negative") if negative else None)
+                if name == "direction":
+                    checks.add([(tensor.detach().double().square().sum(-1) == 0).any()], lambda zero: ValueError(
+                        "lights.direction must not be the zero vector") if zero else None)
+                values[name] = tensor.to(like.dtype) if isinstance(value, torch.Tensor) else tensor.to(like.dtype).detach()
         return Lighting(**values)
 
     def as_kwargs(self) -> dict[str, LightValue]:

@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from .checks import HostChecks
+from .checks import HostChecks, adding_to
 
 __all__ = ["texture_kind", "check_textures"]
 
@@ -71,10 +71,7 @@ def check_textures(
             "textures must be per-vertex (B, V, 3) or per-face (B, F, R*R, 3) (or, for renderers that accept "
             f"them, per-face volumes (B, F, N, N, N, 3)), got shape {tuple(textures.shape)}"
         )
-    own = checks is None
-    checks = HostChecks() if own else checks
-    checks.add([torch.isfinite(textures).all()],
-               lambda finite: None if finite else ValueError("textures contain NaN or infinite values"))
-    if own:
-        checks.resolve()
+    with adding_to(checks) as checks:
+        checks.add([torch.isfinite(textures).all()],
+                   lambda finite: None if finite else ValueError("textures contain NaN or infinite values"))
     return texture_kind(textures)
