@@ -30,12 +30,12 @@ from torch import nn
 
 from .checks import HostChecks, adding_to
 from .gather import gather_faces, project_faces
-from .lighting import Lighting, directional_light, face_normals, vertex_normals
+from .lighting import Lighting, face_normals, light_parts, vertex_normals
 from .textures import check_textures
 from .topology import edge_table
 
 __all__ = ["RenderOptions", "Renderer", "Mesh", "check_mesh_inputs", "check_positive", "check_depth_range",
-           "COMPUTE_DTYPES"]
+           "lit_face_colors", "COMPUTE_DTYPES"]
 
 #: dtypes the kernels compute in; float16 / bfloat16 inputs are computed in float32 and the image is
 #: returned in the input dtype (so mixed-precision training works)
@@ -167,6 +167,26 @@ def check_mesh_inputs(
     return vertices, faces, eye
 
 
+def lit_face_colors(vertices: torch.Tensor, faces: torch.Tensor, textures: torch.Tensor, kind: str, light: dict,
+                    parts: bool = False):
+    """Per-face lit colours ``(B, F, T, 3)`` (``T`` = 3 corners for vertex colours, ``R*R`` or ``N**3``
+    for surface and volume textures) of checked ``textures`` under ``light`` (keyword arguments of
+    :func:`renderers.lighting.light_parts`); vertex colours are lit with vertex normals, the others
+    with face normals. ``parts=True``: the ambient and directional parts, each ``(B, F, T, 3)``."""
+    batch, num_faces = faces.shape[:2]
+    if kind == "vertex":
+        factors = light_parts(vertex_normals(vertices, faces, indices_checked=True), **light)
+    else:
+        if kind == "volume":
+            textures = textures.reshape(batch, num_faces, -1, 3)
+        normals = face_normals(gather_faces(vertices, faces, indices_checked=True))
+        factors = tuple(part[:, :, None, :] for part in light_parts(normals, **light))
+    lit = [textures * factor for factor in factors] if parts else [textures * (factors[0] + factors[1])]
+    if kind == "vertex":
+        lit = [gather_faces(part, faces, indices_checked=True) for part in lit]
+    return tuple(lit) if parts else lit[0]
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Mesh:
     """The face list and per-call state of one render call, passed to :meth:`Renderer.rasterize`.
@@ -247,16 +267,13 @@ class Renderer(nn.Module):
         mesh = Mesh(faces, seed)
         if shading is None:
             return self.rasterize(face_screen, None, "surface", mesh)
+        return self._rasterize_lit(vertices, face_screen, shading, mesh)
+
+    def _rasterize_lit(self, vertices: torch.Tensor, face_screen: torch.Tensor, shading, mesh: Mesh) -> torch.Tensor:
+        """Lights the colours (``shading`` from :meth:`_checked_shading`) and rasterizes them; a
+        renderer that shades differently (edge sampling with shadows) overrides this."""
         textures, kind, light = shading
-        batch, num_faces = faces.shape[:2]
-        if kind == "vertex":
-            lit = textures * directional_light(vertex_normals(vertices, faces, indices_checked=True), **light)
-            face_colors = gather_faces(lit, faces, indices_checked=True)
-        else:
-            if kind == "volume":
-                textures = textures.reshape(batch, num_faces, -1, 3)
-            normals = face_normals(gather_faces(vertices, faces, indices_checked=True))
-            face_colors = textures * directional_light(normals, **light)[:, :, None, :]
+        face_colors = lit_face_colors(vertices, mesh.faces, textures, kind, light)
         return self.rasterize(face_screen, face_colors, kind, mesh)
 
     def _checked_shading(self, vertices, faces, textures, lights, checks: HostChecks):

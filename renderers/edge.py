@@ -19,6 +19,15 @@ README, "Edge sampling"):
   ``adj(p) . (f_in - f_out) * n * l_clip / (pmf * A_pix * N)`` weighted by ``1 - t`` (a) and
   ``t`` (b). Occluded edge points contribute nothing.
 
+**Shadows** (``shadows=True``; Li et al. 2018's secondary visibility, README "Shadows"): the
+directional light term at each area sample is multiplied by the point's visibility of the light
+(a shadow ray along ``light_direction``, which points toward the light; ambient stays unshadowed),
+so ambient and directional parts are lit and interpolated apart. The gradient gains the
+**secondary boundary term**, ``shadow_samples`` points per image on the edges that are silhouettes
+seen from the light, each followed down to the surface it shadows (see
+``csrc/edge/shadow_kernel.h``); it reaches the occluder's and the receiver's vertices, the light
+direction and the camera. The plain-PyTorch version is :mod:`renderers.reference.shadow`.
+
 Randomness is the package's counter-based generator (:mod:`renderers.random`): a given ``seed``
 reproduces the samples exactly (bit-identical on the CPU across runs and thread counts); without
 one, every call draws a fresh seed from torch's generator. Textures: per-vertex colours and one
@@ -36,16 +45,21 @@ import math
 import torch
 
 from ._ext import extension
-from .base import Mesh, Renderer
+from .base import Mesh, Renderer, lit_face_colors
+from .gather import gather_faces
+from .lighting import light_direction
 from .random import fresh_seed
 from .registry import register
 from .topology import edges_for
 from .zbuffer import ZBufferOptions, face_color_input, raster_params
 
-__all__ = ["EdgeOptions", "EdgeRenderer", "edge_rasterize", "DEFAULT_OFFSET"]
+__all__ = ["EdgeOptions", "EdgeRenderer", "edge_rasterize", "edge_shadow_rasterize", "DEFAULT_OFFSET",
+           "DEFAULT_SHADOW_BIAS"]
 
 #: evaluation offset either side of an edge, in pixels
 DEFAULT_OFFSET = 1e-3
+#: shadow rays ignore faces less than this far above their origin, relative to the scene's extent
+DEFAULT_SHADOW_BIAS = 1e-5
 
 
 def _samples_per_side(samples_per_pixel: int) -> int:
@@ -64,12 +78,19 @@ class EdgeOptions(ZBufferOptions):
     offset: distance either side of an edge at which the shading is evaluated, in pixels.
     seed: ``None`` draws fresh samples every call from torch's generator; an int fixes them.
     near, far, double_sided: as for the z-buffer renderers.
+    shadows: shadow the directional light (shadow rays, and the secondary boundary term).
+    shadow_samples: secondary boundary samples per image; ``None``: one per pixel (S*S).
+    shadow_bias: a shadow ray ignores faces less than this far above its origin, as a fraction of
+        the scene's extent in the light's frame (against self-shadowing acne).
     """
 
     samples_per_pixel: int = 4
     edge_samples: int | None = None
     offset: float = DEFAULT_OFFSET
     seed: int | None = None
+    shadows: bool = False
+    shadow_samples: int | None = None
+    shadow_bias: float = DEFAULT_SHADOW_BIAS
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -78,6 +99,12 @@ class EdgeOptions(ZBufferOptions):
             raise ValueError(f"edge_samples must be a non-negative integer or None, got {self.edge_samples!r}")
         if not 0.0 < float(self.offset) <= 0.5:
             raise ValueError(f"offset must be in (0, 0.5] pixels, got {self.offset!r}")
+        if not isinstance(self.shadows, bool):
+            raise ValueError(f"shadows must be True or False, got {self.shadows!r}")
+        if self.shadow_samples is not None and (isinstance(self.shadow_samples, bool) or int(self.shadow_samples) < 0):
+            raise ValueError(f"shadow_samples must be a non-negative integer or None, got {self.shadow_samples!r}")
+        if not 0.0 <= float(self.shadow_bias) < 1.0:
+            raise ValueError(f"shadow_bias (a fraction of the scene's extent) must be in [0, 1), got {self.shadow_bias!r}")
 
 
 def kernel_params(
@@ -93,6 +120,8 @@ def kernel_params(
     double_sided: bool = True,
     background=(0.0, 0.0, 0.0),
     emulate_cuda: bool = False,
+    shadow_samples: int | None = None,
+    shadow_bias: float = DEFAULT_SHADOW_BIAS,
 ):
     """The compiled kernels' ``EdgeParams``."""
     params = raster_params(image_size, kind, near, far, double_sided, background, params=extension().EdgeParams())
@@ -101,6 +130,8 @@ def kernel_params(
     params.seed = int(seed) & ((1 << 63) - 1)
     params.offset = float(offset)
     params.emulate_cuda = bool(emulate_cuda)
+    params.shadow_samples = int(image_size) ** 2 if shadow_samples is None else int(shadow_samples)
+    params.shadow_bias = float(shadow_bias)
     return params
 
 
@@ -120,6 +151,79 @@ class _EdgeRasterize(torch.autograd.Function):
             face_vertices, textures, edges, sample_face, grad_image.contiguous(), ctx.params
         )
         return grad_faces, (grad_textures if ctx.needs_input_grad[1] else None), None, None
+
+
+class _EdgeShadowRasterize(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, face_vertices, ambient, directional, world, light, edges, params):
+        image, sample_face, sample_lit = extension().edge_shadow_forward(
+            face_vertices, ambient, directional, world, light, params)
+        ctx.save_for_backward(face_vertices, ambient, directional, world, light, edges, sample_face, sample_lit)
+        ctx.params = params
+        return image
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_image: torch.Tensor):
+        face_vertices, ambient, directional, world, light, edges, sample_face, sample_lit = ctx.saved_tensors
+        grads = extension().edge_shadow_backward(face_vertices, ambient, directional, world, light, edges,
+                                                  sample_face, sample_lit, grad_image.contiguous(), ctx.params)
+        return (*(g if needed else None for g, needed in zip(grads, ctx.needs_input_grad)), None, None)
+
+
+def edge_shadow_rasterize(
+    face_vertices: torch.Tensor,
+    ambient: torch.Tensor,
+    directional: torch.Tensor,
+    world: torch.Tensor,
+    light: torch.Tensor,
+    image_size: int,
+    kind: str = "surface",
+    *,
+    edges: torch.Tensor | None = None,
+    samples_per_pixel: int = 4,
+    edge_samples: int | None = None,
+    shadow_samples: int | None = None,
+    shadow_bias: float = DEFAULT_SHADOW_BIAS,
+    seed: int | None = None,
+    offset: float = DEFAULT_OFFSET,
+    near: float = 0.1,
+    far: float = 100.0,
+    double_sided: bool = True,
+    background=(0.0, 0.0, 0.0),
+    emulate_cuda: bool = False,
+) -> torch.Tensor:
+    """Edge-sampled rendering with shadows from the directional light: ``(B, 4, S, S)`` RGBA.
+
+    face_vertices: ``(B, F, 3, 3)`` screen corners, as for :func:`edge_rasterize`.
+    ambient, directional: ``(B, F, 1, 3)`` ("surface") or ``(B, F, 3, 3)`` ("vertex"): the two parts
+        of the lit colours (:func:`renderers.base.lit_face_colors` with ``parts=True``); a point
+        shows ``ambient + visibility * directional``.
+    world: ``(B, F, 3, 3)`` the faces' world corners; light: ``(B, 3)`` direction toward the light
+    (normalised here).
+    The gradient reaches all five (the secondary term: world, light and the screen corners).
+    """
+    light = torch.nn.functional.normalize(light, dim=-1, eps=1e-12) if light.dim() == 2 else light
+    textures, kind = face_color_input(face_vertices, ambient, kind)
+    directional, _ = face_color_input(face_vertices, directional, kind)
+    edges = edges_for(face_vertices, edges)
+    params = kernel_params(
+        image_size,
+        kind,
+        samples_per_pixel=samples_per_pixel,
+        edge_samples=edge_samples,
+        seed=fresh_seed() if seed is None else seed,
+        offset=offset,
+        near=near,
+        far=far,
+        double_sided=double_sided,
+        background=background,
+        emulate_cuda=emulate_cuda,
+        shadow_samples=shadow_samples,
+        shadow_bias=shadow_bias,
+    )
+    return _EdgeShadowRasterize.apply(face_vertices.contiguous(), textures, directional.contiguous(),
+                                      world.contiguous(), light.contiguous(), edges, params)
 
 
 def edge_rasterize(
@@ -173,6 +277,34 @@ class EdgeRenderer(Renderer):
 
     Options = EdgeOptions
     texture_kinds = ("vertex", "surface")
+
+    def _rasterize_lit(self, vertices: torch.Tensor, face_screen: torch.Tensor, shading, mesh: Mesh) -> torch.Tensor:
+        if not self.options.shadows:
+            return super()._rasterize_lit(vertices, face_screen, shading, mesh)
+        textures, kind, light = shading
+        ambient, directional = lit_face_colors(vertices, mesh.faces, textures, kind, light, parts=True)
+        world = gather_faces(vertices, mesh.faces, indices_checked=True)
+        opts = self.options
+        return edge_shadow_rasterize(
+            face_screen,
+            ambient,
+            directional,
+            world,
+            light_direction(light["direction"], vertices.shape[0], vertices),
+            opts.image_size,
+            kind,
+            edges=mesh.edges,
+            samples_per_pixel=opts.samples_per_pixel,
+            edge_samples=opts.edge_samples,
+            shadow_samples=opts.shadow_samples,
+            shadow_bias=opts.shadow_bias,
+            seed=mesh.seed if mesh.seed is not None else opts.seed,
+            offset=opts.offset,
+            near=opts.near,
+            far=opts.far,
+            double_sided=opts.double_sided,
+            background=opts.background,
+        )
 
     def rasterize(
         self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str, mesh: Mesh | None = None

@@ -23,7 +23,7 @@ import torch
 from .checks import HostChecks, adding_to
 from .gather import scatter_add_corners
 
-__all__ = ["Lighting", "face_normals", "vertex_normals", "directional_light"]
+__all__ = ["Lighting", "face_normals", "vertex_normals", "directional_light", "light_parts", "light_direction"]
 
 LightValue = float | Sequence[float] | torch.Tensor
 
@@ -117,6 +117,26 @@ def _light_tensor(value: LightValue, normals: torch.Tensor, vector: bool) -> tor
     return tensor.view(tensor.shape[0], *([1] * (normals.dim() - 1))) if tensor.dim() == 1 else tensor
 
 
+def light_parts(
+    normals: torch.Tensor,
+    ambient_intensity: LightValue = 0.5,
+    ambient_color: LightValue = (1.0, 1.0, 1.0),
+    directional_intensity: LightValue = 0.5,
+    directional_color: LightValue = (1.0, 1.0, 1.0),
+    direction: LightValue = (0.0, 1.0, 0.0),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ambient and directional light factors ``(..., 3)`` for unit ``normals (..., 3)``, kept apart
+    (a renderer with shadows scales the directional one by each point's visibility of the light).
+
+    Per-image values (intensities ``(B,)``, colours and direction ``(B, 3)``) need ``normals (B, N, 3)``.
+    """
+    ambient = _light_tensor(ambient_color, normals, True) * _light_tensor(ambient_intensity, normals, False)
+    light_dir = torch.nn.functional.normalize(_light_tensor(direction, normals, True), dim=-1, eps=1e-12)
+    cosine = torch.relu((normals * light_dir).sum(dim=-1, keepdim=True))
+    directional = _light_tensor(directional_intensity, normals, False) * _light_tensor(directional_color, normals, True)
+    return ambient.expand_as(normals), directional * cosine
+
+
 def directional_light(
     normals: torch.Tensor,
     ambient_intensity: LightValue = 0.5,
@@ -125,15 +145,19 @@ def directional_light(
     directional_color: LightValue = (1.0, 1.0, 1.0),
     direction: LightValue = (0.0, 1.0, 0.0),
 ) -> torch.Tensor:
-    """Light factor ``(..., 3)`` to multiply colours by, for unit ``normals (..., 3)``.
+    """Light factor ``(..., 3)`` to multiply colours by, for unit ``normals (..., 3)``: the sum of
+    the two :func:`light_parts` (same arguments)."""
+    ambient, directional = light_parts(normals, ambient_intensity, ambient_color, directional_intensity,
+                                       directional_color, direction)
+    return ambient + directional
 
-    Per-image values (intensities ``(B,)``, colours and direction ``(B, 3)``) need ``normals (B, N, 3)``.
-    """
-    ambient = _light_tensor(ambient_color, normals, True) * _light_tensor(ambient_intensity, normals, False)
-    light_dir = torch.nn.functional.normalize(_light_tensor(direction, normals, True), dim=-1, eps=1e-12)
-    cosine = torch.relu((normals * light_dir).sum(dim=-1, keepdim=True))
-    directional = _light_tensor(directional_intensity, normals, False) * _light_tensor(directional_color, normals, True)
-    return ambient + directional * cosine
+
+def light_direction(direction: LightValue, batch: int, like: torch.Tensor) -> torch.Tensor:
+    """The unit direction toward the light ``(B, 3)`` in ``like``'s dtype and device, from a shared
+    ``(3,)`` or per-image ``(B, 3)`` direction (normalised as :func:`light_parts` does)."""
+    tensor = direction if isinstance(direction, torch.Tensor) else torch.tensor(direction, dtype=like.dtype)
+    tensor = tensor.to(device=like.device, dtype=like.dtype)
+    return torch.nn.functional.normalize(tensor.expand(batch, 3), dim=-1, eps=1e-12)
 
 
 def gather_face_vertices(values: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:

@@ -21,18 +21,47 @@ silhouette against the true silhouette shifted by 1.5 px), it measures:
 Then the optimisation outcome (:mod:`renderers.fidelity.pose`): recovering a known translation
 and rotation from RGBA images from several starting offsets, success rate and final errors.
 
-Writes ``gradient_fidelity.csv``, ``pose_recovery.csv`` and ``gradient_fidelity.png`` (error against
-the edge budget and against SoftRas's sigma) into ``--out`` (default ``docs/figures``), and prints
-the tables. Every file is written atomically.
+Then the shadow scenes (hard shadows from the directional light; edge sampling with
+``shadows=True`` and its secondary boundary term), linear loss ``sum(W * I)`` only (a shadow does
+not change the silhouette, so the IoU loss cannot see it):
+
+* ``shadow``: a triangle over a ground quad (:func:`renderers.fidelity.shadow.shadow_truth_scene`),
+  exact box-filtered image by polygon clipping, differentiated by autograd with respect to the
+  vertices, the light direction and the camera (W: white noise, as for the other scenes);
+* ``self-shadow``: a bumpy sphere over a ground quad, shadowing the ground and itself. Truth:
+  central finite differences (step 2/3 pixel for the vertices, 0.01 for the light) of the edge
+  renderer's shadowed forward at 64 area samples per pixel with common random numbers, averaged
+  over ``--shadow-fd-seeds`` seeds (``truth_error_bar``: the seed mean's standard error and its
+  difference from the estimate at twice the step, in quadrature), along two random
+  affine deformations of the whole scene, a lift of the sphere alone (which moves its shadow over
+  the ground) and a turn of the light; W: smooth (random 4x4, bilinearly upsampled), so that the
+  finite differences are quiet. ``fwd_err`` is against the mean of that forward over 32 seeds.
+
+measured for edge sampling with shadows at two secondary budgets (``shadow_samples`` K = S*S and
+4*S*S, single call and mean of 16 seeds), with ``shadow_samples=0`` (no secondary term: biased,
+for contrast), and for the renderers that do not shadow (SoftRas, NMR, OpenDR, edge sampling
+without shadows; every other registered renderer with its defaults): they render the scene
+unshadowed, and their gradient is compared to the shadowed truth, so their rows show what
+ignoring the shadows costs. Columns as above, plus ``eye_rel_l2`` (camera-position gradient, exact
+scene only); ``light_rel_l2`` is the relative error of the light-direction gradient (self-shadow:
+of the derivative along the turn).
+
+Writes ``gradient_fidelity.csv``, ``pose_recovery.csv``, ``shadow_fidelity.csv`` (the shadow rows:
+their own file, since the summary and figure of ``gradient_fidelity.csv`` average each renderer
+over the six scenes above and both losses) and ``gradient_fidelity.png`` (error against the edge
+budget and against SoftRas's sigma) into ``--out`` (default ``docs/figures``), and prints the
+tables. Every file is written atomically.
 
     python scripts/bench_gradients.py                  # everything (~10 min on 2 cores)
     python scripts/bench_gradients.py --skip-pose --image-size 24
+    python scripts/bench_gradients.py --shadows-only   # the shadow scenes alone (~1-2 min)
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import math
 import os
@@ -47,7 +76,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import renderers  # noqa: E402
 from recon.atomic_io import write_bytes_atomic  # noqa: E402
+from renderers.camera import points_from_angles  # noqa: E402
 from renderers.fidelity import pose  # noqa: E402
+from renderers.fidelity.shadow import shadow_truth_scene  # noqa: E402
 from renderers.fidelity.truth import (  # noqa: E402
     finite_difference_derivatives,
     iou_loss,
@@ -56,6 +87,7 @@ from renderers.fidelity.truth import (  # noqa: E402
     supersampled_image,
     truth_scenes,
 )
+from renderers.scenes import bumpy_sphere  # noqa: E402
 
 EDGE_BUDGETS = (256, 1024, 4096, 16384)
 SOFTRAS_SIGMAS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
@@ -154,6 +186,244 @@ def measure(image_size: int, factor: int) -> list[dict]:
                 rows.append(row)
             print(f"  measured {scene.name} / {loss_name}", file=sys.stderr, flush=True)
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Shadow scenes
+# --------------------------------------------------------------------------------------------
+
+SHADOW_EDGE_SAMPLES = 4096  # primary boundary samples of every edge row, shadowed or not
+SHADOW_MEAN_CALLS = 16
+SHADOW_FD_SAMPLES_PER_PIXEL = 64  # the finite-difference truth's forward
+SHADOW_FD_LIGHT_STEP = 1e-2  # the normalised direction curves: larger steps add O(h^2) bias
+SHADOW_FWD_TRUTH_SEEDS = 32  # seeds averaged for the self-shadow scene's reference image
+VIEWING_ANGLE = 15.0
+
+
+def sphere_over_ground() -> dict:
+    """A bumpy sphere hovering over a ground quad (normal +y), per-vertex colours, lit at an angle:
+    it shadows the ground and itself. ``vertices (1, V, 3)``, ``faces (F, 3)``, ``eye (1, 3)``,
+    ``textures (1, V, 3)``, ``direction (3,)``, ``sphere``: the number of sphere vertices (first).
+
+    A copy of ``tests/renderers/shadow_scenes.py::sphere_over_ground(batch=1)``, the scene of the
+    self-shadowing gradient test, rather than an import: scripts must not depend on the test tree
+    (not part of the installed package, and free to change for the tests' sake). Keep the two
+    in step, so that this benchmark measures the scene the test checks."""
+    sphere_v, sphere_f = bumpy_sphere(subdivisions=1, radius=0.3, seed=3, bumps=0.12)
+    sphere_v = sphere_v.to(torch.float64) + torch.tensor([0.0, 0.05, 0.0], dtype=torch.float64)
+    ground = torch.tensor([[-0.8, -0.45, -0.8], [-0.8, -0.45, 0.8], [0.8, -0.45, 0.8], [0.8, -0.45, -0.8]],
+                          dtype=torch.float64)
+    vertices = torch.cat((sphere_v, ground))
+    offset = sphere_v.shape[0]
+    faces = torch.cat((sphere_f.long(), torch.tensor([[0, 1, 2], [0, 2, 3]]) + offset))
+    gen = torch.Generator().manual_seed(5)
+    textures = 0.3 + 0.7 * torch.rand(1, vertices.shape[0], 3, generator=gen, dtype=torch.float64)
+    eye = points_from_angles(2.732, torch.tensor([35.0]), torch.tensor([20.0]))
+    direction = torch.tensor([0.5, 1.0, 0.3], dtype=torch.float64)
+    return dict(vertices=vertices[None], faces=faces, eye=eye.double(), textures=textures, direction=direction,
+                sphere=offset)
+
+
+@dataclasses.dataclass
+class ShadowCase:
+    """A shadow scene with the loss ``sum(weights * image)`` and its true gradient.
+
+    vertex_truth: the whole world-vertex gradient ``(1, V, 3)`` (exact scene) or the derivatives
+    ``(K,)`` along ``directions (K, V, 3)`` (finite-difference scene); light_truth: the gradient
+    ``(3,)`` with respect to the light direction, or the derivative ``()`` along ``light_turn (3,)``;
+    eye_truth: the camera-position gradient ``(1, 3)`` or None; the error bars are relative
+    standard errors of the finite-difference truth (0 for the exact scene)."""
+
+    name: str
+    vertices: torch.Tensor
+    faces: torch.Tensor
+    eye: torch.Tensor
+    textures: torch.Tensor
+    direction: torch.Tensor
+    ambient: float
+    directional: float
+    weights: torch.Tensor
+    truth_image: torch.Tensor
+    vertex_truth: torch.Tensor
+    light_truth: torch.Tensor
+    eye_truth: torch.Tensor | None = None
+    directions: torch.Tensor | None = None
+    light_turn: torch.Tensor | None = None
+    truth_error_bar: float = 0.0
+    light_truth_error_bar: float = 0.0
+
+
+def _exact_shadow_case(image_size: int) -> ShadowCase:
+    scene = shadow_truth_scene(image_size)
+    gen = torch.Generator().manual_seed(0)
+    weights = torch.randn(1, 4, image_size, image_size, generator=gen, dtype=torch.float64)
+    vertices = scene.vertices.clone().requires_grad_(True)
+    direction = scene.light_direction.clone().requires_grad_(True)
+    eye = scene.eye.clone().requires_grad_(True)
+    image = scene.exact(vertices, direction, eye)
+    (image * weights).sum().backward()
+    return ShadowCase("shadow", scene.vertices, scene.faces, scene.eye, scene.textures, scene.light_direction,
+                      scene.ambient_intensity, scene.directional_intensity, weights, image.detach(), vertices.grad,
+                      direction.grad, eye.grad)
+
+
+def _smooth_weights(size: int, seed: int = 12) -> torch.Tensor:
+    """Random weights varying over a quarter of the image (a smooth loss: its adjoint barely changes
+    across an edge, so that the finite differences are quiet enough to compare against)."""
+    coarse = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def _self_shadow_case(image_size: int, seeds: int) -> ShadowCase:
+    """The sphere over the ground with its finite-difference truth (see the module docstring)."""
+    scene = sphere_over_ground()
+    vertices, faces, eye, textures, light = (scene[k] for k in ("vertices", "faces", "eye", "textures", "direction"))
+    weights = _smooth_weights(image_size)
+    gen = torch.Generator().manual_seed(9)
+    moves = []
+    for _ in range(2):  # random affine deformations of the whole scene (as in the test)
+        a = torch.randn(3, 3, generator=gen, dtype=torch.float64) * 0.3
+        moves.append(vertices[0] @ a.T + torch.randn(3, generator=gen, dtype=torch.float64))
+    lift = torch.zeros_like(vertices[0])
+    lift[: scene["sphere"], 1] = 1.0  # the sphere alone, up: its shadow slides over the ground
+    moves.append(lift)
+    directions = torch.stack(moves)
+    directions = directions / directions.pow(2).sum(2).mean(1).sqrt()[:, None, None]  # RMS displacement 1
+    turn = torch.linalg.cross(light, torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
+    turn = turn / turn.norm()
+    pixel = 2.0 * 2.732 * math.tan(math.radians(VIEWING_ANGLE)) / image_size  # world size at the origin
+    step, light_step = 2.0 / 3.0 * pixel, SHADOW_FD_LIGHT_STEP
+    renderer = renderers.create("edge", image_size=image_size, shadows=True,
+                                samples_per_pixel=SHADOW_FD_SAMPLES_PER_PIXEL)
+
+    def render(v: torch.Tensor, d: torch.Tensor, seed: int) -> torch.Tensor:
+        lights = renderers.Lighting(ambient_intensity=0.4, directional_intensity=0.6, direction=d)
+        return renderer(v, faces, eye, textures, lights=lights, seed=seed)
+
+    def loss(v: torch.Tensor, d: torch.Tensor, seed: int) -> float:
+        return float((render(v, d, seed) * weights).sum())
+
+    # (seed, step h or 2h, direction): the 2h differences give the step's own error, as for the
+    # finite-difference scenes of renderers.fidelity.truth
+    fd = torch.zeros(seeds, 2, directions.shape[0] + 1, dtype=torch.float64)
+    with torch.no_grad():
+        for seed in range(seeds):  # common random numbers: both sides of a difference share the seed
+            for j, scale in enumerate((1.0, 2.0)):
+                h, hl = scale * step, scale * light_step
+                for k, dv in enumerate(directions):
+                    fd[seed, j, k] = (loss(vertices + h * dv, light, seed) - loss(vertices - h * dv, light, seed)) / (2 * h)
+                fd[seed, j, -1] = (loss(vertices, light + hl * turn, seed) - loss(vertices, light - hl * turn, seed)) / (2 * hl)
+        truth_image = sum(render(vertices, light, 100_000 + s) for s in range(SHADOW_FWD_TRUTH_SEEDS))
+        truth_image = truth_image / SHADOW_FWD_TRUTH_SEEDS
+    truth = fd[:, 0].mean(0)
+    noise = fd[:, 0].std(0) / math.sqrt(seeds)  # standard error of the seed mean
+    step_error = (fd[:, 0].mean(0) - fd[:, 1].mean(0)).abs()  # difference from the step-2h estimate
+    error = (noise.square() + step_error.square()).sqrt()
+    print(f"  self-shadow truth: relative standard error {float(noise[:-1].norm() / truth[:-1].norm()):.4f} (vertex "
+          f"directions), {float(noise[-1] / truth[-1].abs()):.4f} (light); step h vs 2h "
+          f"{float(step_error[:-1].norm() / truth[:-1].norm()):.4f}, {float(step_error[-1] / truth[-1].abs()):.4f}",
+          file=sys.stderr, flush=True)
+    return ShadowCase("self-shadow", vertices, faces, eye, textures, light, 0.4, 0.6, weights, truth_image,
+                      truth[:-1], truth[-1], None, directions, turn,
+                      truth_error_bar=float(error[:-1].norm() / truth[:-1].norm()),
+                      light_truth_error_bar=float(error[-1] / truth[-1].abs()))
+
+
+def shadow_configs(image_size: int) -> dict[str, tuple[str, dict, int]]:
+    """label -> (registered name, options, calls averaged per gradient) for the shadow scenes."""
+    pixels = image_size * image_size
+    edge = dict(edge_samples=SHADOW_EDGE_SAMPLES)
+    mean = f"mean of {SHADOW_MEAN_CALLS}"
+    configs: dict[str, tuple[str, dict, int]] = {}
+    for budget, what in ((pixels, "S*S"), (4 * pixels, "4*S*S")):
+        options = dict(edge, shadows=True, shadow_samples=budget)
+        configs[f"edge shadows K={budget} ({what})"] = ("edge", options, 1)
+        configs[f"edge shadows K={budget} ({what}) {mean}"] = ("edge", options, SHADOW_MEAN_CALLS)
+    options = dict(edge, shadows=True, shadow_samples=0)
+    configs["edge shadows K=0 (no secondary term)"] = ("edge", options, 1)
+    configs[f"edge shadows K=0 (no secondary term) {mean}"] = ("edge", options, SHADOW_MEAN_CALLS)
+    configs[f"edge N={SHADOW_EDGE_SAMPLES} (no shadows)"] = ("edge", edge, 1)
+    configs[f"edge N={SHADOW_EDGE_SAMPLES} {mean} (no shadows)"] = ("edge", edge, SHADOW_MEAN_CALLS)
+    configs["softras sigma=1e-4 (no shadows)"] = ("softras", dict(sigma=1e-4, gamma=1e-4), 1)
+    configs["nmr (no shadows)"] = ("nmr", {}, 1)
+    configs["opendr (no shadows)"] = ("opendr", {}, 1)
+    missing = sorted(set(renderers.available()) - {name for name, _, _ in configs.values()})
+    for name in missing:  # a newly registered renderer is measured with its defaults (no shadows)
+        configs[f"{name} (no shadows)"] = (name, {}, 1)
+    return configs
+
+
+def _shadow_gradients(renderer, case: ShadowCase, calls: int):
+    """Means over ``calls`` of the world-vertex, light-direction and eye gradients of
+    ``sum(weights * image)``, the last image and the median time of one forward + backward."""
+    grads, light_grads, eye_grads, seconds = [], [], [], []
+    image = None
+    for call in range(calls):
+        vertices = case.vertices.clone().requires_grad_(True)
+        direction = case.direction.clone().requires_grad_(True)
+        eye = case.eye.clone().requires_grad_(True)
+        lights = renderers.Lighting(ambient_intensity=case.ambient, directional_intensity=case.directional,
+                                    direction=direction)
+        kwargs = {"seed": 1000 + call} if renderer.name == "edge" else {}
+        start = time.perf_counter()
+        image = renderer(vertices, case.faces, eye, case.textures, lights=lights, **kwargs)
+        (image * case.weights).sum().backward()
+        seconds.append(time.perf_counter() - start)
+        grads.append(vertices.grad)
+        light_grads.append(direction.grad if direction.grad is not None else torch.zeros_like(direction))
+        eye_grads.append(eye.grad if eye.grad is not None else torch.zeros_like(eye))
+    return (torch.stack(grads).mean(0), torch.stack(light_grads).mean(0), torch.stack(eye_grads).mean(0),
+            image.detach(), statistics.median(seconds))
+
+
+def measure_shadows(image_size: int, fd_seeds: int) -> list[dict]:
+    rows = []
+    configs = shadow_configs(image_size)
+    for case in (_exact_shadow_case(image_size), _self_shadow_case(image_size, fd_seeds)):
+        for label, (name, options, calls) in configs.items():
+            renderer = renderers.create(name, image_size=image_size, **options)
+            grad, light_grad, eye_grad, image, seconds = _shadow_gradients(renderer, case, calls)
+            if case.directions is not None:
+                estimate = (grad[0][None] * case.directions).flatten(1).sum(1)
+                light_estimate = light_grad @ case.light_turn
+            else:
+                estimate, light_estimate = grad, light_grad
+            cos, rel = _metrics(estimate, case.vertex_truth)
+            rows.append(dict(scene=case.name, loss="linear", renderer=label, shadows=bool(options.get("shadows", False)),
+                             cos=cos, rel_l2=rel, truth_error_bar=case.truth_error_bar,
+                             light_rel_l2=_metrics(light_estimate, case.light_truth)[1],
+                             light_truth_error_bar=case.light_truth_error_bar,
+                             eye_rel_l2=_metrics(eye_grad, case.eye_truth)[1] if case.eye_truth is not None else math.nan,
+                             fwd_err=float((image - case.truth_image).abs().mean()), ms=seconds * 1e3 * calls))
+        print(f"  measured {case.name}", file=sys.stderr, flush=True)
+    return rows
+
+
+def _shadow_summary(rows: list[dict]) -> str:
+    """Per renderer, the shadow scene's (exact truth) and the self-shadow scene's (finite
+    differences) errors side by side, and the median time per gradient over both."""
+    labels = list(dict.fromkeys(r["renderer"] for r in rows))
+    lines = ["| renderer | shadow: rel_l2 | cos | light | eye | fwd err | self-shadow: rel_l2 | cos | light | fwd err | ms |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def cells(row: dict | None, eye: bool) -> str:
+        if row is None:
+            return " - | - | - |" + (" - |" if eye else "") + " - |"
+        out = f" {float(row['rel_l2']):.3f} | {float(row['cos']):.3f} | {float(row['light_rel_l2']):.3f} |"
+        if eye:
+            out += f" {float(row['eye_rel_l2']):.3f} |"
+        return out + f" {float(row['fwd_err']):.4f} |"
+
+    for label in labels:
+        mine = {r["scene"]: r for r in rows if r["renderer"] == label}
+        ms = statistics.median(float(r["ms"]) for r in mine.values())
+        lines.append(f"| {label} |{cells(mine.get('shadow'), True)}{cells(mine.get('self-shadow'), False)} {ms:.1f} |")
+    bars = [r for r in rows if r["scene"] == "self-shadow"][:1]
+    if bars:
+        lines.append(f"\nself-shadow truth (finite differences) error bar, relative (standard error and step h vs 2h in "
+                     f"quadrature): {float(bars[0]['truth_error_bar']):.4f} (vertex directions), "
+                     f"{float(bars[0]['light_truth_error_bar']):.4f} (light turn)")
+    return "\n".join(lines)
 
 
 def pose_rows(image_size: int, starts: int) -> list[dict]:
@@ -255,6 +525,15 @@ def _plot(rows: list[dict], path: Path) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
+def _print_shadows(rows: list[dict], image_size: int) -> None:
+    print(f"\nShadow scenes ({image_size}px, linear loss): relative L2 error of the world-vertex gradient (self-shadow:\n"
+          "of the derivatives along the finite-difference directions), its cosine, the light-direction and camera\n"
+          "errors, against the shadowed truth; '(no shadows)': rendered unshadowed. K: shadow_samples;\n"
+          f"every edge row {SHADOW_EDGE_SAMPLES} primary boundary samples, 4 area samples per pixel. Per-scene values "
+          "in shadow_fidelity.csv:\n")
+    print(_shadow_summary(rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image-size", type=int, default=32)
@@ -262,6 +541,10 @@ def main() -> None:
     parser.add_argument("--pose-starts", type=int, default=4, help="starting offsets per magnitude")
     parser.add_argument("--pose-size", type=int, default=64)
     parser.add_argument("--skip-pose", action="store_true")
+    parser.add_argument("--shadows-only", action="store_true",
+                        help="measure only the shadow scenes (writes shadow_fidelity.csv alone)")
+    parser.add_argument("--shadow-fd-seeds", type=int, default=256,
+                        help="seeds averaged by the self-shadow scene's finite-difference truth")
     parser.add_argument("--out", type=Path, default=Path("docs/figures"))
     parser.add_argument("--plot-only", action="store_true", help="redraw the figure from the CSV in --out")
     args = parser.parse_args()
@@ -270,24 +553,30 @@ def main() -> None:
             rows = list(csv.DictReader(f))
         _plot(rows, args.out / "gradient_fidelity.png")
         print(_summary(rows))
+        if (args.out / "shadow_fidelity.csv").exists():
+            with open(args.out / "shadow_fidelity.csv") as f:
+                print("\n" + _shadow_summary(list(csv.DictReader(f))))
         return
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; image {args.image_size}px, "
-          f"finite-difference truth supersampled {args.factor}x")
-    rows = measure(args.image_size, args.factor)
+          f"finite-difference truth supersampled {args.factor}x; self-shadow truth over {args.shadow_fd_seeds} seeds")
     args.out.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(args.out / "gradient_fidelity.csv", _csv_bytes(rows))
-    _plot(rows, args.out / "gradient_fidelity.png")
-    print("\nRelative L2 error of the world-vertex gradient against the truth, means over the closed-form (exact)\n"
-          "and finite-difference (FD) scenes; per-scene values in gradient_fidelity.csv:\n")
-    print(_summary(rows))
-    if not args.skip_pose:
+    if not args.shadows_only:
+        rows = measure(args.image_size, args.factor)
+        write_bytes_atomic(args.out / "gradient_fidelity.csv", _csv_bytes(rows))
+        _plot(rows, args.out / "gradient_fidelity.png")
+        print("\nRelative L2 error of the world-vertex gradient against the truth, means over the closed-form (exact)\n"
+              "and finite-difference (FD) scenes; per-scene values in gradient_fidelity.csv:\n")
+        print(_summary(rows))
+    srows = measure_shadows(args.image_size, args.shadow_fd_seeds)
+    write_bytes_atomic(args.out / "shadow_fidelity.csv", _csv_bytes(srows))
+    _print_shadows(srows, args.image_size)
+    if not args.skip_pose and not args.shadows_only:
         prows = pose_rows(args.pose_size, args.pose_starts)
         write_bytes_atomic(args.out / "pose_recovery.csv", _csv_bytes(prows))
         print(f"\nPose recovery ({args.pose_starts} starts per offset, {pose.DEFAULT_STEPS} Adam steps, "
               f"{args.pose_size}px, success: t err < {pose.SUCCESS_TRANSLATION}, r err < {pose.SUCCESS_ROTATION_DEG} deg):\n")
         print(_pose_summary(prows))
-
 
 if __name__ == "__main__":
     main()

@@ -26,9 +26,24 @@ Kato's gradient, timed on an evenly spread subset of the faces and scaled by the
 its boundary overdraw (Python loops over the boundary edges' line pixels), colour sampling and
 image-space backward on the whole image.
 
-    python scripts/bench_renderers.py                 # all workloads, all renderers
+Shadows (after the table, or alone with ``--shadows``): edge sampling with ``shadows=True`` against
+edge sampling without, on a shadow workload: workload (a)'s perturbed spheres (1280 faces) above
+a ground quad (2 faces, ``y = -0.45``, ``x, z in [-0.8, 0.8]``, normal +y; the spheres reach
+down to about -0.4), per-vertex colours (ground grey 0.7), ambient 0.4 + directional 0.6 light
+from ``(0.5, 1, 0.3)`` (a leaf tensor: its gradient is computed), so that each sphere shadows the
+ground and itself; the training-like meshes rather than the small test scene, so that the shadow
+rays meet a realistic face count. ``s64``: 64x64, batch 16; ``s256``: 256x256, batch 4 (smaller
+batches than (a) and (b): the per-image cost is what is compared). Rows: ``edge`` (no shadows,
+the same scene and light: the baseline, measured in the same run), then shadows with
+``shadow_samples`` K = 0 (shadow rays only, no secondary term), S*S (the default) and 4*S*S;
+``x`` = shadowed time / unshadowed time per image (the cost of the shadows), medians of
+``--repeats`` runs, each in its own worker process, 4 area samples per pixel and 4096 boundary
+samples per image as above.
+
+    python scripts/bench_renderers.py                 # all workloads, all renderers, then shadows
     python scripts/bench_renderers.py --workloads a --renderers nmr --repeats 20
     python scripts/bench_renderers.py --workloads a --renderers softras --lane-widths 16,8,4,1
+    python scripts/bench_renderers.py --shadows --repeats 9   # the shadow rows only
 """
 
 from __future__ import annotations
@@ -58,6 +73,14 @@ EDGE = dict(samples_per_pixel=4, edge_samples=4096)  # configs/renderer/edge.yam
 EDGE_REFERENCE_WORKLOADS = "a"  # its brute-force reference holds (samples x faces) tensors: too big for b, c
 SOFTRAS = dict(sigma=1e-4, dist_eps=1e-10, gamma=1e-4)
 REFERENCE_REPEATS = 3  # the dense reference is slow: median of 3
+SHADOW_WORKLOADS = {
+    "s64": dict(title="16 spheres + ground, 64x64, lit", batch=16, size=64),
+    "s256": dict(title="4 spheres + ground, 256x256, lit", batch=4, size=256),
+}
+#: shadow-row label -> shadow_samples as a multiple of S*S (None: no shadows, the baseline)
+SHADOW_IMPLS = {"edge": None, "edge shadows K=0": 0, "edge shadows K=S*S": 1, "edge shadows K=4*S*S": 4}
+SHADOW_GROUND = ((-0.8, -0.45, -0.8), (-0.8, -0.45, 0.8), (0.8, -0.45, 0.8), (0.8, -0.45, -0.8))
+SHADOW_LIGHT = dict(ambient_intensity=0.4, directional_intensity=0.6, direction=(0.5, 1.0, 0.3))
 
 
 def build_scene(workload: dict, batch: int, seed: int = 0):
@@ -247,12 +270,87 @@ def edge_reference_worker(key: str) -> dict:
                 scaled_from=None, threads=torch.get_num_threads(), **timings)
 
 
+def build_shadow_scene(batch: int, seed: int = 0):
+    """Workload (a)'s meshes above a ground quad: vertices (B, V + 4, 3), faces (F + 2, 3), eyes
+    (B, 3), vertex colours (B, V + 4, 3) (the ground grey)."""
+    vertices, faces, eye, colours = build_scene(WORKLOADS["a"], batch, seed)
+    count = vertices.shape[1]
+    ground = torch.tensor(SHADOW_GROUND, dtype=vertices.dtype)
+    vertices = torch.cat((vertices, ground.expand(batch, -1, -1)), dim=1)
+    faces = torch.cat((faces, torch.tensor([[0, 1, 2], [0, 2, 3]]) + count))  # wound toward +y (the light)
+    colours = torch.cat((colours, torch.full((batch, 4, 3), 0.7, dtype=colours.dtype)), dim=1)
+    return vertices, faces, eye, colours
+
+
+def shadow_worker(key: str, impl: str, repeats: int) -> dict:
+    """Edge sampling with or without shadows on shadow workload ``key``: per-image medians."""
+    import renderers
+
+    workload = SHADOW_WORKLOADS[key]
+    batch, size = workload["batch"], workload["size"]
+    vertices, faces, eye, colours = build_shadow_scene(batch)
+    multiple = SHADOW_IMPLS[impl]
+    options = dict(EDGE) if multiple is None else dict(EDGE, shadows=True, shadow_samples=multiple * size * size)
+    renderer = renderers.create("edge", image_size=size, **options)
+    upstream = torch.randn(batch, 4, size, size, generator=torch.Generator().manual_seed(1))
+
+    def run(backward: bool):
+        v = vertices.clone().requires_grad_(backward)
+        t = colours.clone().requires_grad_(backward)
+        direction = torch.tensor(SHADOW_LIGHT["direction"], requires_grad=backward)
+        lights = renderers.Lighting(ambient_intensity=SHADOW_LIGHT["ambient_intensity"],
+                                    directional_intensity=SHADOW_LIGHT["directional_intensity"], direction=direction)
+        image = renderer(v, faces, eye, t, lights=lights)
+        if backward:
+            (image * upstream).sum().backward()
+
+    baseline_rss = _rss_mb()
+    run(False)  # warm-up
+    run(True)
+    timings = {}
+    for backward in (False, True):
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run(backward)
+            samples.append(time.perf_counter() - start)
+        timings["fwd+bwd" if backward else "fwd"] = _median(samples) / batch * 1e3
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return dict(batch=batch, peak_mb=peak - baseline_rss, threads=torch.get_num_threads(), faces=int(faces.shape[0]),
+                **timings)
+
+
+def shadow_table(args) -> None:
+    """The shadow rows: each shadowed configuration against the unshadowed edge renderer."""
+    keys = [k.strip() for k in args.shadow_workloads.split(",") if k.strip()]
+    unknown = sorted(set(keys) - set(SHADOW_WORKLOADS))
+    if unknown:
+        raise SystemExit(f"unknown shadow workload(s) {unknown}; choose from {sorted(SHADOW_WORKLOADS)}")
+    print("\nEdge sampling with shadows, ratios against edge sampling without shadows (same scene and light, same run):")
+    header = (f"{'workload':<44} {'impl':<22} {'batch':>5} {'fwd ms/img':>11} {'f+b ms/img':>11} {'peak MB':>8} "
+              f"{'x fwd':>7} {'x f+b':>7}")
+    print(header)
+    print("-" * len(header))
+    for key in keys:
+        base = None
+        for i, impl in enumerate(SHADOW_IMPLS):
+            r = _run_worker(key, impl, args.repeats)
+            base = base or r
+            label = f"({key}) {SHADOW_WORKLOADS[key]['title']}" if i == 0 else ""
+            print(f"{label:<44} {impl:<22} {r['batch']:>5} {r['fwd']:>11.3f} {r['fwd+bwd']:>11.3f} {r['peak_mb']:>8.0f} "
+                  f"{r['fwd'] / base['fwd']:>6.2f}x {r['fwd+bwd'] / base['fwd+bwd']:>6.2f}x")
+    print(f"x = time with shadows / time without (per image); medians of {args.repeats} runs; {EDGE['samples_per_pixel']} "
+          f"area samples per pixel, {EDGE['edge_samples']} boundary samples per image; K = shadow_samples per image.")
+
+
 def worker(key: str, impl: str, repeats: int) -> dict:
     import renderers
     from renderers.camera import project
     from renderers.lighting import gather_face_vertices
     from renderers.reference import soft_rasterize_reference
 
+    if key in SHADOW_WORKLOADS:
+        return shadow_worker(key, impl, repeats)
     if impl == "nmr ref":
         return nmr_reference_worker(key)
     if impl == "opendr ref":
@@ -373,6 +471,10 @@ def main() -> None:
     parser.add_argument("--lane-widths", default="",
                         help="comma-separated SoftRas CPU vector widths (renderers.simd: 1, 4, 8, 16) to time in the "
                              "same run, after the table, each against the first")
+    parser.add_argument("--shadows", action="store_true",
+                        help="time only edge sampling with shadows against without (the shadow rows)")
+    parser.add_argument("--shadow-workloads", default=",".join(SHADOW_WORKLOADS),
+                        help=f"comma-separated subset of {', '.join(SHADOW_WORKLOADS)} for the shadow rows")
     parser.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -380,6 +482,9 @@ def main() -> None:
         return
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
+    if args.shadows:
+        shadow_table(args)
+        return
     header = f"{'workload':<44} {'impl':<10} {'batch':>5} {'fwd ms/img':>11} {'f+b ms/img':>11} {'peak MB':>8} {'pairs/img':>11} {'x fwd':>8} {'x f+b':>8}"
     print(header)
     print("-" * len(header))
@@ -415,6 +520,7 @@ def main() -> None:
     print("(nmr at the supersampled size), edge its area samples x the faces binned in their tile, the dense references")
     print("all pixels (edge: all area samples) x all faces. edge: 2x2 area samples, 4096 boundary samples per image;")
     print("its reference runs on workload (a) only.")
+    shadow_table(args)
 
 
 if __name__ == "__main__":

@@ -125,8 +125,17 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def_readwrite("edge_samples", &EdgeParams::edge_samples)
       .def_readwrite("seed", &EdgeParams::seed)
       .def_readwrite("offset", &EdgeParams::offset)
-      .def_readwrite("emulate_cuda", &EdgeParams::emulate_cuda);
+      .def_readwrite("emulate_cuda", &EdgeParams::emulate_cuda)
+      .def_readwrite("shadow_samples", &EdgeParams::shadow_samples)
+      .def_readwrite("shadow_bias", &EdgeParams::shadow_bias);
 
+  m.def("edge_shadow_forward", &renderers::edge_shadow_forward,
+        "Edge sampling with shadows, forward: (face_vertices, ambient (B,F,T,3), directional (B,F,T,3), "
+        "world (B,F,3,3), light (B,3) unit, params) -> [image, sample_face, sample_lit (B,S,S,n*n) uint8]");
+  m.def("edge_shadow_backward", &renderers::edge_shadow_backward,
+        "Edge sampling with shadows, backward: (face_vertices, ambient, directional, world, light, edges, "
+        "sample_face, sample_lit, grad_image, params) -> [grad_face_vertices, grad_ambient, grad_directional, "
+        "grad_world, grad_light]");
   m.def("edge_forward", &renderers::edge_forward,
         "Edge-sampling forward: (face_vertices, textures, params) -> "
         "[image (B,4,S,S), sample_face (B,S,S,n*n) int32]");

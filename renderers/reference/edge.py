@@ -15,6 +15,7 @@ kernels' values. For small images only.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -87,11 +88,13 @@ def _clip_to_image(a: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torc
 
 
 def edge_candidates_reference(face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str | None,
-                              edges: torch.Tensor, double_sided: bool, mixed: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                              edges: torch.Tensor, double_sided: bool, mixed: torch.Tensor,
+                              extra: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
     """One image's candidate edges: endpoints ``a, b (E, 2)`` (face_a's slots), clipped ``t0, t1 (E,)``,
     clipped lengths ``(E,)`` (0 for non-candidates) and allocation weights ``(E,)`` (the length; 0 for
     quiet edges, whose clipped part's ends and middle lie in pixels that are not ``mixed (S, S)``);
-    ``face_vertices (1, F, 3, 3)``, ``edges (E, 6)``."""
+    ``face_vertices (1, F, 3, 3)``, ``edges (E, 6)``; ``extra (E,)`` bool: more candidates (with shadows,
+    the silhouettes seen from the light)."""
     fv = face_vertices[0].detach()
     drawable = _drawable(fv, double_sided)
     area = _signed_area(fv[..., 0], fv[..., 1])
@@ -110,6 +113,8 @@ def edge_candidates_reference(face_vertices: torch.Tensor, face_colors: torch.Te
         else:
             differ = (fc[fa_, 0] != fc[fb_, 0]).any(-1)
         candidate |= differ
+    if extra is not None:
+        candidate |= extra
     candidate &= da | db
     slot0, slot1 = edges[:, 1].clamp(min=0), edges[:, 2].clamp(min=0)
     a = face_vertices[0, fa_, slot0, :2]
@@ -239,9 +244,18 @@ def edge_rasterize_reference(
     far: float = 100.0,
     double_sided: bool = True,
     background=(0.0, 0.0, 0.0),
+    shader: Callable[[int, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    candidate_colors: torch.Tensor | None = None,
+    extra_candidates: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The edge-sampled image ``(B, 4, S, S)`` of :func:`renderers.edge.edge_rasterize` for the same
-    samples, with autograd giving the same gradient estimate. ``edges``: ``(E, 6)`` or ``(B, E, 6)``."""
+    samples, with autograd giving the same gradient estimate. ``edges``: ``(E, 6)`` or ``(B, E, 6)``.
+
+    shader: ``shader(b, x, y) -> (rgba (P, 4), nearest face (P,))`` of image b at points ``x, y (P,)``
+    in place of the flat or interpolated colours (the shadowed shading of
+    :mod:`renderers.reference.shadow`); candidate_colors: the per-face colours ``(B, F, T, C)``
+    whose differences across an edge make it a candidate (default: ``face_colors``);
+    extra_candidates: ``extra_candidates(b, edges (E, 6)) -> (E,)`` bool, more candidate edges of image b."""
     batch, num_faces = face_vertices.shape[:2]
     size = image_size
     side = math.isqrt(samples_per_pixel)
@@ -255,12 +269,21 @@ def edge_rasterize_reference(
     for b in range(batch):
         fv = face_vertices[b : b + 1]
         fc = None if face_colors is None else face_colors[b : b + 1]
+
+        def shade(x: torch.Tensor, y: torch.Tensor, b: int = b, fv: torch.Tensor = fv, fc=fc):
+            if shader is not None:
+                return shader(b, x, y)
+            return _shade(fv, fc, colour_kind, x, y, near, far, double_sided, background)
+
         x, y = area_sample_points(b, size, side, seed, face_vertices.dtype)
-        rgba, won = _shade(fv, fc, colour_kind, x, y, near, far, double_sided, background)
+        rgba, won = shade(x, y)
         image = rgba.view(size, size, spp, 4).mean(dim=2).permute(2, 0, 1)  # (4, S, S)
         table = edges[b] if edges.dim() == 3 else edges
         mixed = mixed_pixels_reference(won.view(size, size, spp), face_colors is None)
-        a, bb, t0, t1, lengths, weights = edge_candidates_reference(fv, fc, colour_kind, table, double_sided, mixed)
+        colours = fc if candidate_colors is None else candidate_colors[b : b + 1]
+        extra = None if extra_candidates is None else extra_candidates(b, table)
+        a, bb, t0, t1, lengths, weights = edge_candidates_reference(fv, colours, colour_kind, table, double_sided, mixed,
+                                                                    extra)
         if samples > 0 and lengths.numel() > 0 and float(lengths.sum()) > 0:
             e, t, stratum = boundary_samples_reference(b, a.detach(), bb.detach(), t0, t1, lengths, weights, samples,
                                                        size, seed)
@@ -268,10 +291,8 @@ def edge_rasterize_reference(
             normal = torch.stack((-d[:, 1], d[:, 0]), -1) / d.norm(dim=-1, keepdim=True)
             point = a[e].detach() + t[:, None] * d
             with torch.no_grad():
-                f_in, _ = _shade(fv, fc, colour_kind, point[:, 0] - delta * normal[:, 0],
-                                 point[:, 1] - delta * normal[:, 1], near, far, double_sided, background)
-                f_out, _ = _shade(fv, fc, colour_kind, point[:, 0] + delta * normal[:, 0],
-                                  point[:, 1] + delta * normal[:, 1], near, far, double_sided, background)
+                f_in, _ = shade(point[:, 0] - delta * normal[:, 0], point[:, 1] - delta * normal[:, 1])
+                f_out, _ = shade(point[:, 0] + delta * normal[:, 0], point[:, 1] + delta * normal[:, 1])
             moving = (((1 - t)[:, None] * a[e] + t[:, None] * bb[e]) * normal).sum(-1)
             weight = stratum * size * size / 4
             surrogate = (f_in - f_out) * ((moving - moving.detach()) * weight)[:, None]  # (M, 4), zero-valued

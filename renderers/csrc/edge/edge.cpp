@@ -60,12 +60,37 @@ at::Tensor corner_table(const at::Tensor& rows, int64_t num_faces) {
   return rows.dim() == 3 ? corners : corners[0];
 }
 
-}  // namespace
+// The light's tensors of a shadowed call: directional like textures, world (B, F, 3, 3), light
+// (B, 3), all of face_vertices' dtype and device; returned contiguous.
+EdgeShadowTensors check_shadow_inputs(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                      const at::Tensor& directional, const at::Tensor& world,
+                                      const at::Tensor& light, const EdgeParams& p) {
+  RENDERERS_CHECK(p.texture_type != kNmrNoTexture,
+                  "shadows change colours only: a silhouette (texture type none) has none to shadow");
+  RENDERERS_CHECK(p.shadow_samples >= 0 && p.shadow_samples < (int64_t(1) << 31),
+                  "shadow_samples must be in [0, 2^31), got ", p.shadow_samples);
+  RENDERERS_CHECK(std::isfinite(p.shadow_bias) && p.shadow_bias >= 0.0 && p.shadow_bias < 1.0,
+                  "shadow_bias (relative to the scene's extent) must be in [0, 1), got ", p.shadow_bias);
+  check_same(directional, face_vertices, "directional", "face_vertices");
+  RENDERERS_CHECK(directional.sizes() == textures.sizes(), "directional must have the textures' shape ",
+                  textures.sizes(), ", got ", directional.sizes());
+  check_same(world, face_vertices, "world", "face_vertices");
+  RENDERERS_CHECK(world.sizes() == face_vertices.sizes(), "world must have face_vertices' shape (B, F, 3, 3) = ",
+                  face_vertices.sizes(), ", got ", world.sizes());
+  check_same(light, face_vertices, "light", "face_vertices");
+  RENDERERS_CHECK(light.dim() == 2 && light.size(0) == face_vertices.size(0) && light.size(1) == 3,
+                  "light must have shape (B, 3) = (", face_vertices.size(0), ", 3), got ", light.sizes());
+  check_addressable(face_vertices.size(0) * p.shadow_samples * 27, "the shadow samples' records (B, N, 27)");
+  EdgeShadowTensors t;
+  t.shadows = true;
+  t.directional = directional.contiguous();
+  t.world = world.contiguous();
+  t.light = light.contiguous();
+  return t;
+}
 
-std::vector<at::Tensor> edge_forward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
-                                     const EdgeParams& params) {
-  check_edge_params(params);
-  check_edge_inputs(face_vertices_in, textures_in, params);
+std::vector<at::Tensor> forward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
+                                const EdgeParams& params, const EdgeShadowTensors* light) {
   EdgeForwardTensors t;
   t.face_vertices = face_vertices_in.contiguous();
   t.textures = rasterize_textures_or_empty(textures_in, params);
@@ -74,6 +99,10 @@ std::vector<at::Tensor> edge_forward(const at::Tensor& face_vertices_in, const a
   const auto options = t.face_vertices.options();
   t.image = at::empty({batch, 4, size, size}, options);  // every pixel written
   t.sample_face = at::empty({batch, size, size, spp}, options.dtype(at::kInt));
+  if (light) {
+    t.light = *light;
+    t.sample_lit = at::empty({batch, size, size, spp}, options.dtype(at::kByte));
+  }
   if (batch > 0) {
     if (params.emulate_cuda) {
       RENDERERS_CHECK(t.face_vertices.device().is_cpu(), "emulate_cuda runs on CPU tensors only");
@@ -82,14 +111,14 @@ std::vector<at::Tensor> edge_forward(const at::Tensor& face_vertices_in, const a
       RENDERERS_DISPATCH_DEVICE(t.face_vertices, edge_forward, t, params);
     }
   }
+  if (light) return {t.image, t.sample_face, t.sample_lit};
   return {t.image, t.sample_face};
 }
 
-std::vector<at::Tensor> edge_backward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
-                                      const at::Tensor& edges_in, const at::Tensor& sample_face_in,
-                                      const at::Tensor& grad_image_in, const EdgeParams& params) {
-  check_edge_params(params);
-  check_edge_inputs(face_vertices_in, textures_in, params);
+std::vector<at::Tensor> backward(const at::Tensor& face_vertices_in, const at::Tensor& textures_in,
+                                 const at::Tensor& edges_in, const at::Tensor& sample_face_in,
+                                 const at::Tensor& grad_image_in, const EdgeParams& params,
+                                 const EdgeShadowTensors* light, const at::Tensor& sample_lit_in) {
   EdgeBackwardTensors t;
   t.face_vertices = face_vertices_in.contiguous();
   t.textures = rasterize_textures_or_empty(textures_in, params);
@@ -116,6 +145,18 @@ std::vector<at::Tensor> edge_backward(const at::Tensor& face_vertices_in, const 
   t.grad_image = grad_image_in.contiguous();
   t.grad_face_vertices = at::zeros_like(t.face_vertices);
   t.grad_textures = t.textures.defined() ? at::zeros_like(t.textures) : at::Tensor();
+  if (light) {
+    RENDERERS_CHECK(sample_lit_in.defined() && sample_lit_in.scalar_type() == at::kByte &&
+                        sample_lit_in.device() == t.face_vertices.device() &&
+                        sample_lit_in.sizes() == sample_face_in.sizes(),
+                    "sample_lit must be uint8 with sample_face's shape ", sample_face_in.sizes(), " on ",
+                    t.face_vertices.device());
+    t.light = *light;
+    t.sample_lit = sample_lit_in.contiguous();
+    t.grad_directional = at::zeros_like(t.light.directional);
+    t.grad_world = at::zeros_like(t.light.world);
+    t.grad_light = at::zeros_like(t.light.light);
+  }
   if (batch > 0 && num_faces > 0) {
     if (params.emulate_cuda) {
       RENDERERS_CHECK(t.face_vertices.device().is_cpu(), "emulate_cuda runs on CPU tensors only");
@@ -124,7 +165,45 @@ std::vector<at::Tensor> edge_backward(const at::Tensor& face_vertices_in, const 
       RENDERERS_DISPATCH_DEVICE(t.face_vertices, edge_backward, t, params);
     }
   }
+  if (light) return {t.grad_face_vertices, t.grad_textures, t.grad_directional, t.grad_world, t.grad_light};
   return {t.grad_face_vertices, t.grad_textures};
+}
+
+}  // namespace
+
+std::vector<at::Tensor> edge_forward(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                     const EdgeParams& params) {
+  check_edge_params(params);
+  check_edge_inputs(face_vertices, textures, params);
+  return forward(face_vertices, textures, params, nullptr);
+}
+
+std::vector<at::Tensor> edge_backward(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                      const at::Tensor& edges, const at::Tensor& sample_face,
+                                      const at::Tensor& grad_image, const EdgeParams& params) {
+  check_edge_params(params);
+  check_edge_inputs(face_vertices, textures, params);
+  return backward(face_vertices, textures, edges, sample_face, grad_image, params, nullptr, at::Tensor());
+}
+
+std::vector<at::Tensor> edge_shadow_forward(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                            const at::Tensor& directional, const at::Tensor& world,
+                                            const at::Tensor& light, const EdgeParams& params) {
+  check_edge_params(params);
+  check_edge_inputs(face_vertices, textures, params);
+  const EdgeShadowTensors shadow = check_shadow_inputs(face_vertices, textures, directional, world, light, params);
+  return forward(face_vertices, textures, params, &shadow);
+}
+
+std::vector<at::Tensor> edge_shadow_backward(const at::Tensor& face_vertices, const at::Tensor& textures,
+                                             const at::Tensor& directional, const at::Tensor& world,
+                                             const at::Tensor& light, const at::Tensor& edges,
+                                             const at::Tensor& sample_face, const at::Tensor& sample_lit,
+                                             const at::Tensor& grad_image, const EdgeParams& params) {
+  check_edge_params(params);
+  check_edge_inputs(face_vertices, textures, params);
+  const EdgeShadowTensors shadow = check_shadow_inputs(face_vertices, textures, directional, world, light, params);
+  return backward(face_vertices, textures, edges, sample_face, grad_image, params, &shadow, sample_lit);
 }
 
 at::Tensor edge_random_uniform(int64_t seed, int64_t stream, const at::Tensor& counters_in) {

@@ -31,7 +31,8 @@
 //     edge sums its own range and each face corner the edges it owns: deterministic, no atomics.
 //   Candidate edges: a padding row never; a border edge of a drawable face; an edge between a
 //   drawable and a non-drawable face; an edge between two drawable faces facing opposite ways
-//   (signs of their screen areas) or, with colours, whose colours differ across it.
+//   (signs of their screen areas) or, with colours, whose colours differ across it (with shadows:
+//   either part of them) or, with shadows, that is a silhouette seen from the light.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +43,7 @@
 #include "../common/random.h"
 #include "../common/tile_bins.h"
 #include "../rasterize/rasterize_kernel.h"
+#include "shadow_kernel.h"
 
 namespace renderers {
 
@@ -175,25 +177,49 @@ HOST_DEVICE FORCE_INLINE void edge_nearest_pair(const HardFace<T>* faces, const 
   }
 }
 
-// RGBA of the scene at (x, y) given its nearest face (-1: background); textures of this image.
+// RGBA of the scene at (x, y) of image b given its nearest face (-1: background); textures of
+// this image. With shadows (shadow.faces set) the textures are the ambient parts and the shadowed
+// directional part is added (shadow_kernel.h). Returns the point's visibility toward the light
+// (false without shadows).
 template <typename T>
-HOST_DEVICE FORCE_INLINE void edge_shade(const HardFace<T>* faces, const T* textures, const HardKernelParams<T>& p,
-                                         int face, T x, T y, T* rgba) {
+HOST_DEVICE FORCE_INLINE bool edge_shade(const HardFace<T>* faces, const T* textures, const HardKernelParams<T>& p,
+                                         const ShadowScene<T>& shadow, int64_t b, int face, T x, T y, T* rgba) {
   const bool colour = p.texture_type != kNmrNoTexture;
   if (face < 0) {
     for (int ch = 0; ch < 3; ++ch) rgba[ch] = colour ? p.background[ch] : T(0);
     rgba[3] = T(0);
-    return;
+    return false;
   }
   for (int ch = 0; ch < 3; ++ch) rgba[ch] = T(0);
   rgba[3] = T(1);
-  if (!colour) return;
+  if (!colour) return false;
   const HardFace<T>& f = faces[face];
   T w[3] = {T(0), T(0), T(0)};
   hard_covers(f, x, y, w);
   Perspective<T> s;
   perspective_correct(f, w, s);
   hard_sample(textures + int64_t(face) * p.texture_size * 3, p, s.wp, rgba);
+  if (!shadow.faces) return false;
+  const T* directional = shadow.directional + b * p.num_faces * p.texture_size * 3;
+  return add_shadowed_directional(shadow, directional, p, b, face, s.wp, rgba);
+}
+
+// Back-propagates dL/dwp (perspective-correct barycentrics of face f at screen point (x, y), with
+// unclipped barycentrics w and the Perspective ps of perspective_correct) to the face's screen
+// corners, adding to gx, gy, gz. wp_k = q_k / Q, q_k = w_clip_k / z_k.
+template <typename T>
+HOST_DEVICE FORCE_INLINE void perspective_barycentric_backward(const HardFace<T>& f, const T* w,
+                                                               const Perspective<T>& ps, const T* grad_wp, T x, T y,
+                                                               T* gx, T* gy, T* gz) {
+  const T dot = grad_wp[0] * ps.wp[0] + grad_wp[1] * ps.wp[1] + grad_wp[2] * ps.wp[2];
+  T grad_clip[3], grad_w[3];
+  for (int k = 0; k < 3; ++k) {
+    const T grad_q = (grad_wp[k] - dot) / ps.Q;
+    grad_clip[k] = grad_q * f.inv_z[k];
+    gz[k] -= grad_q * ps.w_clip[k] * f.inv_z[k] * f.inv_z[k];
+  }
+  barycentric_clip_backward(w, ps.w_clip, ps.clip_sum, ps.clip_sum_clamped, grad_clip, grad_w);
+  barycentric_backward(f.x, f.y, f.area, false, w, grad_w, x, y, gx, gy);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,6 +249,8 @@ struct EdgeForwardArgs {
   T* image;               // (B, 4, S, S)
   int32_t* sample_face;   // (B, S, S, spp)
   EdgeKernelParams<T> p;
+  ShadowScene<T> shadow;  // shadows: the scene, else empty
+  uint8_t* sample_lit;    // shadows: (B, S, S, spp) each sample's visibility toward the light
 };
 
 template <typename T>
@@ -271,7 +299,8 @@ struct EdgeForwardPixelKernel {
     for (int s = 0; s < p.spp; ++s) {
       a.sample_face[i * p.spp + s] = best[s];
       T rgba[4];
-      edge_shade(faces, textures, p.hard, best[s], xs[s], ys[s], rgba);
+      const bool lit = edge_shade(faces, textures, p.hard, a.shadow, b, best[s], xs[s], ys[s], rgba);
+      if (a.sample_lit) a.sample_lit[i * p.spp + s] = lit;
       for (int ch = 0; ch < 4; ++ch) sum[ch] += rgba[ch];
     }
     for (int ch = 0; ch < 4; ++ch) a.image[(b * 4 + ch) * plane + pix] = sum[ch] / T(p.spp);
@@ -367,6 +396,9 @@ struct EdgeBackwardArgs {
   int64_t batch;
   int64_t max_samples;         // the largest image's sample count
   EdgeKernelParams<T> p;
+  ShadowScene<T> shadow;       // shadows: the scene, else empty
+  const uint8_t* sample_lit;   // shadows: (B, S, S, spp)
+  T* grad_directional;         // shadows: (B, F, T, 3)
 };
 
 // Thread i = face i of the batch (B * F): the interior term, over the area samples it won.
@@ -391,6 +423,9 @@ struct EdgeInteriorFaceKernel {
     const int64_t tsize = int64_t(hard.texture_size) * 3;
     const T* texture = a.textures + i * tsize;
     T* grad_texture = a.grad_textures + i * tsize;
+    // with shadows the colour is ambient + V * directional: each part gets its own gradient
+    const T* directional = a.shadow.faces ? a.shadow.directional + i * tsize : nullptr;
+    T* grad_directional = a.shadow.faces ? a.grad_directional + i * tsize : nullptr;
     T gx[3] = {T(0), T(0), T(0)}, gy[3] = {T(0), T(0), T(0)}, gz[3] = {T(0), T(0), T(0)};
     const T inv_spp = T(1) / T(p.spp);
     for (int row = r0; row <= r1; ++row) {
@@ -412,17 +447,13 @@ struct EdgeInteriorFaceKernel {
           perspective_correct(f, w, ps);
           T grad_wp[3];
           hard_sample_backward(texture, hard, ps.wp, g, grad_wp, grad_texture);
-          if (hard.texture_type != kNmrVertex) continue;  // flat colours: no interior term in x, y, z
-          // wp_k = q_k / Q, q_k = w_clip_k / z_k
-          const T dot = grad_wp[0] * ps.wp[0] + grad_wp[1] * ps.wp[1] + grad_wp[2] * ps.wp[2];
-          T grad_clip[3], grad_w[3];
-          for (int k = 0; k < 3; ++k) {
-            const T grad_q = (grad_wp[k] - dot) / ps.Q;
-            grad_clip[k] = grad_q * f.inv_z[k];
-            gz[k] -= grad_q * ps.w_clip[k] * f.inv_z[k] * f.inv_z[k];
+          if (directional && a.sample_lit[(b * plane + pix) * p.spp + s]) {
+            T grad_wp_lit[3];
+            hard_sample_backward(directional, hard, ps.wp, g, grad_wp_lit, grad_directional);
+            for (int k = 0; k < 3; ++k) grad_wp[k] += grad_wp_lit[k];
           }
-          barycentric_clip_backward(w, ps.w_clip, ps.clip_sum, ps.clip_sum_clamped, grad_clip, grad_w);
-          barycentric_backward(f.x, f.y, f.area, false, w, grad_w, x, y, gx, gy);
+          if (hard.texture_type != kNmrVertex) continue;  // flat colours: no interior term in x, y, z
+          perspective_barycentric_backward(f, w, ps, grad_wp, x, y, gx, gy, gz);
         }
       }
     }
@@ -527,8 +558,19 @@ struct EdgeSegmentKernel {
     if (!candidate) {
       const HardFace<T>& B = faces[fb];
       const T* textures = a.textures ? a.textures + b * p.hard.num_faces * p.hard.texture_size * 3 : nullptr;
+      // (with shadows both parts of the colours: faces alike in ambient may differ in directional)
+      const T* directional =
+          a.shadow.faces ? a.shadow.directional + b * p.hard.num_faces * p.hard.texture_size * 3 : nullptr;
       candidate = (A.area < T(0)) != (B.area < T(0)) ||
-                  edge_colours_differ(textures, p.hard, fa, row[1], row[2], fb, row[4], row[5]);
+                  edge_colours_differ(textures, p.hard, fa, row[1], row[2], fb, row[4], row[5]) ||
+                  edge_colours_differ(directional, p.hard, fa, row[1], row[2], fb, row[4], row[5]);
+    }
+    // with shadows, a silhouette seen from the light: the visibility of the light jumps across it
+    // (the terminator of smooth shading, whose colours are continuous there)
+    if (!candidate && a.shadow.faces) {
+      const T* world = a.shadow.world + b * p.hard.num_faces * 9;
+      const T* w = a.shadow.frames + b * kLightFrameStride + 6;
+      candidate = faces_light(world + fa * 9, w) != faces_light(world + fb * 9, w);
     }
     if (!candidate) return;
     seg.ax = A.x[row[1]];
@@ -641,8 +683,8 @@ struct EdgeBoundarySampleKernel {
     const T ix = px - p.delta * nx, iy = py - p.delta * ny, ox = px + p.delta * nx, oy = py + p.delta * ny;
     int face_in, face_out;
     edge_nearest_pair(faces, a.tile_faces, a.tile_offsets, p, b, ix, iy, ox, oy, face_in, face_out);
-    edge_shade(faces, textures, p.hard, face_in, ix, iy, f_in);
-    edge_shade(faces, textures, p.hard, face_out, ox, oy, f_out);
+    edge_shade(faces, textures, p.hard, a.shadow, b, face_in, ix, iy, f_in);
+    edge_shade(faces, textures, p.hard, a.shadow, b, face_out, ox, oy, f_out);
     const int64_t plane = int64_t(size) * size;
     const int col = edge_pixel_of(px, false, size), row = edge_pixel_of(py, true, size);
     T diff = T(0);

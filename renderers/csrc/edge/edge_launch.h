@@ -9,6 +9,7 @@
 #include "../common/tile_bins_launch.h"
 #include "edge.h"
 #include "edge_kernel.h"
+#include "shadow_boundary_kernel.h"
 
 namespace renderers {
 
@@ -53,19 +54,119 @@ EdgeBins<T> edge_bin_faces(const Launcher& launch, const at::Tensor& face_vertic
   return bins;
 }
 
+// The light frames and shadow-ray cells of a batch (shadow_kernel.h); the tensors own the storage.
+template <typename T>
+struct ShadowBins {
+  at::Tensor frames, faces_holder, rects_holder;
+  TileBins cells;
+  ShadowScene<T> scene;
+};
+
+// Light-frame cells per side: about sqrt(F), so that a cell holds a few faces.
+inline int shadow_cells(int64_t num_faces) {
+  int cells = 1;
+  while (int64_t(cells + 1) * (cells + 1) <= num_faces && cells < 256) ++cells;
+  return cells;
+}
+
+template <typename T, class Launcher>
+ShadowBins<T> shadow_bin_faces(const Launcher& launch, const EdgeShadowTensors& light, const EdgeParams& params) {
+  ShadowBins<T> bins;
+  const at::Tensor& world = light.world;
+  const int64_t batch = world.size(0);
+  const int num_faces = int(world.size(1));
+  const int cells = shadow_cells(num_faces);
+  const at::Tensor frames = at::empty({batch, kLightFrameStride}, world.options());
+  bins.frames = frames;
+  launch(batch, LightFrameKernel<T>{world.data_ptr<T>(), light.light.data_ptr<T>(), frames.data_ptr<T>(),
+                                    num_faces, cells, T(params.shadow_bias)});
+  LightFace<T>* faces = scratch_buffer<LightFace<T>>(bins.faces_holder, world, batch * num_faces);
+  TileRect* rects = scratch_buffer<TileRect>(bins.rects_holder, world, batch * num_faces);
+  launch(batch * num_faces,
+         LightFaceKernel<T>{world.data_ptr<T>(), frames.data_ptr<T>(), faces, rects, num_faces, cells});
+  bins.cells = bin_faces_in_tiles(launch, rects, batch, num_faces, cells, world);
+  bins.scene.faces = faces;
+  bins.scene.frames = frames.data_ptr<T>();
+  bins.scene.cell_faces = bins.cells.faces_ptr();
+  bins.scene.cell_offsets = bins.cells.offsets_ptr();
+  bins.scene.world = world.data_ptr<T>();
+  bins.scene.directional = light.directional.data_ptr<T>();
+  bins.scene.cells = cells;
+  return bins;
+}
+
 template <typename T, class Launcher>
 void edge_forward_launch(const Launcher& launch, EdgeForwardTensors& t, const EdgeParams& params) {
   const EdgeKernelParams<T> p = make_edge_params<T>(params, t.face_vertices, t.textures);
   const EdgeBins<T> bins = edge_bin_faces(launch, t.face_vertices, p);
   const int64_t pixels = t.face_vertices.size(0) * int64_t(p.hard.size) * p.hard.size;
-  const EdgeForwardArgs<T> a{bins.setups,
-                             bins.tiles.faces_ptr(),
-                             bins.tiles.offsets_ptr(),
-                             p.hard.texture_size > 0 ? t.textures.data_ptr<T>() : nullptr,
-                             t.image.data_ptr<T>(),
-                             t.sample_face.data_ptr<int32_t>(),
-                             p};
+  EdgeForwardArgs<T> a{bins.setups,
+                       bins.tiles.faces_ptr(),
+                       bins.tiles.offsets_ptr(),
+                       p.hard.texture_size > 0 ? t.textures.data_ptr<T>() : nullptr,
+                       t.image.data_ptr<T>(),
+                       t.sample_face.data_ptr<int32_t>(),
+                       p};
+  ShadowBins<T> shadow;
+  if (t.light.shadows) {
+    shadow = shadow_bin_faces<T>(launch, t.light, params);
+    a.shadow = shadow.scene;
+    a.sample_lit = t.sample_lit.data_ptr<uint8_t>();
+  }
   launch(pixels, EdgeForwardPixelKernel<T>{a});
+}
+
+// The secondary (shadow) boundary term (shadow_boundary_kernel.h): adds to t.grad_face_vertices,
+// t.grad_world and t.grad_light.
+template <typename T, class Launcher>
+void shadow_boundary_launch(const Launcher& launch, EdgeBackwardTensors& t, const EdgeParams& params,
+                            const EdgeBackwardArgs<T>& edge_args, const ShadowScene<T>& scene) {
+  const EdgeKernelParams<T>& p = edge_args.p;
+  const int64_t batch = t.face_vertices.size(0), num_faces = p.hard.num_faces, num_edges = p.num_edges;
+  const int64_t samples = params.shadow_samples;
+  const auto options = t.face_vertices.options();
+  at::Tensor lengths = at::empty({batch, num_edges}, options);
+  at::Tensor sample_edge = at::empty({batch, samples}, options.dtype(at::kInt));
+  at::Tensor receiver = at::empty({batch, samples}, options.dtype(at::kInt));
+  at::Tensor records = at::empty({batch, samples, kShadowRecord}, options);
+  at::Tensor edge_grad = at::empty({batch, num_edges, 6}, options);
+  ShadowBoundaryArgs<T> a{edge_args.setups,
+                          edge_args.tile_faces,
+                          edge_args.tile_offsets,
+                          edge_args.textures,
+                          scene,
+                          edge_args.edges,
+                          edge_args.corners,
+                          edge_args.grad_image,
+                          lengths.data_ptr<T>(),
+                          nullptr,
+                          sample_edge.data_ptr<int32_t>(),
+                          receiver.data_ptr<int32_t>(),
+                          records.data_ptr<T>(),
+                          edge_grad.data_ptr<T>(),
+                          nullptr,
+                          nullptr,
+                          t.grad_face_vertices.data_ptr<T>(),
+                          t.grad_world.data_ptr<T>(),
+                          t.grad_light.data_ptr<T>(),
+                          samples,
+                          p};
+  launch(batch * num_edges, ShadowEdgeLengthKernel<T>{a});
+  const at::Tensor ends = at::cumsum(lengths, 1);  // edge order, deterministic
+  a.ends = ends.data_ptr<T>();
+  launch(batch * samples, ShadowSampleKernel<T>{a});
+  launch(batch * num_edges, ShadowEdgeGatherKernel<T>{a});
+  launch(batch * num_faces * 3, ShadowCornerGatherKernel<T>{a});
+  // the receivers' samples, stably sorted by receiver (dropped samples, -1, last)
+  const at::Tensor keys = at::where(receiver < 0, at::full_like(receiver, num_faces), receiver).to(at::kLong);
+  const auto [sorted, order] = at::sort(keys, /*stable=*/true, /*dim=*/1, /*descending=*/false);
+  const at::Tensor faces = at::arange(num_faces + 1, keys.options()).expand({batch, num_faces + 1}).contiguous();
+  const at::Tensor offsets = at::searchsorted(sorted, faces).contiguous();
+  const at::Tensor order_c = order.contiguous();
+  a.order = order_c.data_ptr<int64_t>();
+  a.receiver_offsets = offsets.data_ptr<int64_t>();
+  launch(batch * num_faces, ShadowReceiverGatherKernel<T>{a});
+  launch(batch, ShadowLightGatherKernel<T>{a});
 }
 
 template <typename T, class Launcher>
@@ -104,7 +205,16 @@ void edge_backward_launch(const Launcher& launch, EdgeBackwardTensors& t, const 
                         batch,
                         0,
                         p};
+  ShadowBins<T> shadow;
+  if (t.light.shadows) {
+    shadow = shadow_bin_faces<T>(launch, t.light, params);
+    a.shadow = shadow.scene;
+    a.sample_lit = t.sample_lit.data_ptr<uint8_t>();
+    a.grad_directional = t.grad_directional.data_ptr<T>();
+  }
   if (p.hard.texture_type != kNmrNoTexture) launch(batch * num_faces, EdgeInteriorFaceKernel<T>{a});
+  if (t.light.shadows && num_edges > 0 && params.shadow_samples > 0)
+    shadow_boundary_launch(launch, t, params, a, shadow.scene);
   if (num_edges == 0 || p.edge_samples == 0) return;
   launch(batch * p.hard.size * p.hard.size,
          EdgeMixedPixelKernel{a.sample_face, a.mixed, p.hard.size, p.spp, p.hard.texture_type == kNmrNoTexture});
