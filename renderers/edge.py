@@ -181,17 +181,10 @@ def edge_shadow_rasterize(
     kind: str = "surface",
     *,
     edges: torch.Tensor | None = None,
-    samples_per_pixel: int = 4,
-    edge_samples: int | None = None,
+    seed: int | None = None,
     shadow_samples: int | None = None,
     shadow_bias: float = DEFAULT_SHADOW_BIAS,
-    seed: int | None = None,
-    offset: float = DEFAULT_OFFSET,
-    near: float = 0.1,
-    far: float = 100.0,
-    double_sided: bool = True,
-    background=(0.0, 0.0, 0.0),
-    emulate_cuda: bool = False,
+    **options,
 ) -> torch.Tensor:
     """Edge-sampled rendering with shadows from the directional light: ``(B, 4, S, S)`` RGBA.
 
@@ -201,27 +194,16 @@ def edge_shadow_rasterize(
         shows ``ambient + visibility * directional``.
     world: ``(B, F, 3, 3)`` the faces' world corners; light: ``(B, 3)`` direction toward the light
     (normalised here).
+    shadow_samples, shadow_bias: see :class:`EdgeOptions`; ``options``: those of :func:`edge_rasterize`
+    (samples_per_pixel, edge_samples, offset, near, far, double_sided, background, emulate_cuda).
     The gradient reaches all five (the secondary term: world, light and the screen corners).
     """
     light = torch.nn.functional.normalize(light, dim=-1, eps=1e-12) if light.dim() == 2 else light
     textures, kind = face_color_input(face_vertices, ambient, kind)
     directional, _ = face_color_input(face_vertices, directional, kind)
     edges = edges_for(face_vertices, edges)
-    params = kernel_params(
-        image_size,
-        kind,
-        samples_per_pixel=samples_per_pixel,
-        edge_samples=edge_samples,
-        seed=fresh_seed() if seed is None else seed,
-        offset=offset,
-        near=near,
-        far=far,
-        double_sided=double_sided,
-        background=background,
-        emulate_cuda=emulate_cuda,
-        shadow_samples=shadow_samples,
-        shadow_bias=shadow_bias,
-    )
+    params = kernel_params(image_size, kind, seed=fresh_seed() if seed is None else seed,
+                           shadow_samples=shadow_samples, shadow_bias=shadow_bias, **options)
     return _EdgeShadowRasterize.apply(face_vertices.contiguous(), textures, directional.contiguous(),
                                       world.contiguous(), light.contiguous(), edges, params)
 
@@ -278,51 +260,26 @@ class EdgeRenderer(Renderer):
     Options = EdgeOptions
     texture_kinds = ("vertex", "surface")
 
+    def _call_options(self, mesh: Mesh | None) -> dict:
+        """Keyword arguments of :func:`edge_rasterize` for one call (the mesh's edges and seed)."""
+        opts = self.options
+        seed = mesh.seed if mesh is not None and mesh.seed is not None else opts.seed
+        return dict(edges=None if mesh is None else mesh.edges, samples_per_pixel=opts.samples_per_pixel,
+                    edge_samples=opts.edge_samples, seed=seed, offset=opts.offset, near=opts.near, far=opts.far,
+                    double_sided=opts.double_sided, background=opts.background)
+
     def _rasterize_lit(self, vertices: torch.Tensor, face_screen: torch.Tensor, shading, mesh: Mesh) -> torch.Tensor:
         if not self.options.shadows:
             return super()._rasterize_lit(vertices, face_screen, shading, mesh)
         textures, kind, light = shading
         ambient, directional = lit_face_colors(vertices, mesh.faces, textures, kind, light, parts=True)
         world = gather_faces(vertices, mesh.faces, indices_checked=True)
-        opts = self.options
-        return edge_shadow_rasterize(
-            face_screen,
-            ambient,
-            directional,
-            world,
-            light_direction(light["direction"], vertices.shape[0], vertices),
-            opts.image_size,
-            kind,
-            edges=mesh.edges,
-            samples_per_pixel=opts.samples_per_pixel,
-            edge_samples=opts.edge_samples,
-            shadow_samples=opts.shadow_samples,
-            shadow_bias=opts.shadow_bias,
-            seed=mesh.seed if mesh.seed is not None else opts.seed,
-            offset=opts.offset,
-            near=opts.near,
-            far=opts.far,
-            double_sided=opts.double_sided,
-            background=opts.background,
-        )
+        direction = light_direction(light["direction"], vertices.shape[0], vertices)
+        return edge_shadow_rasterize(face_screen, ambient, directional, world, direction, self.options.image_size, kind,
+                                     shadow_samples=self.options.shadow_samples,
+                                     shadow_bias=self.options.shadow_bias, **self._call_options(mesh))
 
     def rasterize(
         self, face_vertices: torch.Tensor, face_colors: torch.Tensor | None, kind: str, mesh: Mesh | None = None
     ) -> torch.Tensor:
-        opts = self.options
-        seed = mesh.seed if mesh is not None and mesh.seed is not None else opts.seed
-        return edge_rasterize(
-            face_vertices,
-            face_colors,
-            opts.image_size,
-            kind,
-            edges=None if mesh is None else mesh.edges,
-            samples_per_pixel=opts.samples_per_pixel,
-            edge_samples=opts.edge_samples,
-            seed=seed,
-            offset=opts.offset,
-            near=opts.near,
-            far=opts.far,
-            double_sided=opts.double_sided,
-            background=opts.background,
-        )
+        return edge_rasterize(face_vertices, face_colors, self.options.image_size, kind, **self._call_options(mesh))

@@ -137,18 +137,10 @@ def light_parts(
     return ambient.expand_as(normals), directional * cosine
 
 
-def directional_light(
-    normals: torch.Tensor,
-    ambient_intensity: LightValue = 0.5,
-    ambient_color: LightValue = (1.0, 1.0, 1.0),
-    directional_intensity: LightValue = 0.5,
-    directional_color: LightValue = (1.0, 1.0, 1.0),
-    direction: LightValue = (0.0, 1.0, 0.0),
-) -> torch.Tensor:
+def directional_light(normals: torch.Tensor, *light: LightValue, **named: LightValue) -> torch.Tensor:
     """Light factor ``(..., 3)`` to multiply colours by, for unit ``normals (..., 3)``: the sum of
     the two :func:`light_parts` (same arguments)."""
-    ambient, directional = light_parts(normals, ambient_intensity, ambient_color, directional_intensity,
-                                       directional_color, direction)
+    ambient, directional = light_parts(normals, *light, **named)
     return ambient + directional
 
 

@@ -154,6 +154,14 @@ def _pixel_of(v: float, rows: bool, size: int) -> int:
     return size - 1 if pos >= size else int(math.floor(pos)) if pos > 0 else 0
 
 
+def pixel_index(x: torch.Tensor, y: torch.Tensor, size: int) -> torch.Tensor:
+    """Flat pixel index ``(P,)`` (row-major) of the points ``x, y (P,)`` of the image square, as the
+    kernels' edge_pixel_of assigns them."""
+    col = torch.tensor([_pixel_of(v, False, size) for v in x.tolist()], dtype=torch.int64)
+    row = torch.tensor([_pixel_of(v, True, size) for v in y.tolist()], dtype=torch.int64)
+    return row * size + col
+
+
 def pixel_pieces_reference(a: tuple[float, float], b: tuple[float, float], t0: float, t1: float,
                            size: int) -> list[float]:
     """Parameters ``tau_0 = t0 < ... < tau_K = t1`` where the clipped segment a + t (b - a) crosses
@@ -296,9 +304,8 @@ def edge_rasterize_reference(
             moving = (((1 - t)[:, None] * a[e] + t[:, None] * bb[e]) * normal).sum(-1)
             weight = stratum * size * size / 4
             surrogate = (f_in - f_out) * ((moving - moving.detach()) * weight)[:, None]  # (M, 4), zero-valued
-            col = torch.tensor([_pixel_of(v, False, size) for v in point[:, 0].tolist()], dtype=torch.int64)
-            row = torch.tensor([_pixel_of(v, True, size) for v in point[:, 1].tolist()], dtype=torch.int64)
-            flat = torch.zeros(size * size, 4, dtype=face_vertices.dtype).index_add(0, row * size + col, surrogate)
+            flat = torch.zeros(size * size, 4, dtype=face_vertices.dtype).index_add(
+                0, pixel_index(point[:, 0], point[:, 1], size), surrogate)
             image = image + flat.t().reshape(4, size, size)
         images.append(image)
     return torch.stack(images)

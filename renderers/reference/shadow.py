@@ -24,7 +24,7 @@ import torch
 
 from ..random import random_uniform
 from ..topology import soup_edge_table
-from .edge import _pixel_of, _shade, edge_rasterize_reference
+from .edge import _shade, edge_rasterize_reference, pixel_index
 from .nmr import _drawable, _edge_functions, _perspective, _signed_area, zbuffer_pixels
 
 __all__ = ["edge_shadow_rasterize_reference", "light_basis", "light_silhouettes", "shadow_lit_reference",
@@ -293,8 +293,6 @@ def edge_shadow_rasterize_reference(
             beta = _beta(face_vertices[b], world[b], light[b], s)
             weight = (s["scale"] * size * size / 4).detach()
             surrogate = (plus - minus).detach() * ((beta - beta.detach()) * weight)[:, None]
-            col = torch.tensor([_pixel_of(v, False, size) for v in x.tolist()], dtype=torch.int64)
-            row = torch.tensor([_pixel_of(v, True, size) for v in y.tolist()], dtype=torch.int64)
-            flat = flat.index_add(0, row * size + col, surrogate)
+            flat = flat.index_add(0, pixel_index(x, y, size), surrogate)
         surrogates.append(flat.t().reshape(4, size, size))
     return image + torch.stack(surrogates)

@@ -95,6 +95,19 @@ ShadowBins<T> shadow_bin_faces(const Launcher& launch, const EdgeShadowTensors& 
   return bins;
 }
 
+// With shadows: bins the faces in the light frame and points the kernel arguments `a` (forward or
+// backward) at the shadow scene and the samples' visibility; the bins own the storage.
+template <typename T, class Launcher, class Args>
+ShadowBins<T> attach_shadows(const Launcher& launch, const EdgeShadowTensors& light, const at::Tensor& sample_lit,
+                             const EdgeParams& params, Args& a) {
+  ShadowBins<T> bins;
+  if (!light.shadows) return bins;
+  bins = shadow_bin_faces<T>(launch, light, params);
+  a.shadow = bins.scene;
+  a.sample_lit = sample_lit.data_ptr<uint8_t>();
+  return bins;
+}
+
 template <typename T, class Launcher>
 void edge_forward_launch(const Launcher& launch, EdgeForwardTensors& t, const EdgeParams& params) {
   const EdgeKernelParams<T> p = make_edge_params<T>(params, t.face_vertices, t.textures);
@@ -107,12 +120,7 @@ void edge_forward_launch(const Launcher& launch, EdgeForwardTensors& t, const Ed
                        t.image.data_ptr<T>(),
                        t.sample_face.data_ptr<int32_t>(),
                        p};
-  ShadowBins<T> shadow;
-  if (t.light.shadows) {
-    shadow = shadow_bin_faces<T>(launch, t.light, params);
-    a.shadow = shadow.scene;
-    a.sample_lit = t.sample_lit.data_ptr<uint8_t>();
-  }
+  const ShadowBins<T> shadow = attach_shadows<T>(launch, t.light, t.sample_lit, params, a);
   launch(pixels, EdgeForwardPixelKernel<T>{a});
 }
 
@@ -205,13 +213,8 @@ void edge_backward_launch(const Launcher& launch, EdgeBackwardTensors& t, const 
                         batch,
                         0,
                         p};
-  ShadowBins<T> shadow;
-  if (t.light.shadows) {
-    shadow = shadow_bin_faces<T>(launch, t.light, params);
-    a.shadow = shadow.scene;
-    a.sample_lit = t.sample_lit.data_ptr<uint8_t>();
-    a.grad_directional = t.grad_directional.data_ptr<T>();
-  }
+  const ShadowBins<T> shadow = attach_shadows<T>(launch, t.light, t.sample_lit, params, a);
+  if (t.light.shadows) a.grad_directional = t.grad_directional.data_ptr<T>();
   if (p.hard.texture_type != kNmrNoTexture) launch(batch * num_faces, EdgeInteriorFaceKernel<T>{a});
   if (t.light.shadows && num_edges > 0 && params.shadow_samples > 0)
     shadow_boundary_launch(launch, t, params, a, shadow.scene);
