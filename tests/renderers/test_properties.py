@@ -96,7 +96,8 @@ def renderer_options(name: str) -> st.SearchStrategy[dict]:
             specific |= {"anti_aliasing": st.booleans(), "overdraw": st.booleans()}
         elif name == "edge":
             specific |= {"samples_per_pixel": st.sampled_from([1, 4]), "edge_samples": st.integers(0, 64),
-                         "seed": st.integers(0, 2**31)}
+                         "seed": st.integers(0, 2**31), "shadows": st.booleans(),
+                         "shadow_samples": st.integers(0, 64), "shadow_bias": st.sampled_from([0.0, 1e-5, 1e-2])}
     return st.fixed_dictionaries(common | specific)
 
 
