@@ -19,7 +19,7 @@ from . import softras as _softras  # noqa: F401  (registers "softras")
 from .base import Mesh, RenderOptions, Renderer
 from .camera import look_at, look_at_rotation, perspective, points_from_angles, project
 from .gather import gather_faces, project_faces
-from .edge import EdgeOptions, EdgeRenderer, edge_rasterize
+from .edge import EdgeOptions, EdgeRenderer, edge_rasterize, edge_shadow_rasterize
 from .lighting import Lighting, directional_light, face_normals, vertex_normals
 from .nmr import NMROptions, NMRRenderer, RasterMaps, hard_rasterize, rasterize_maps
 from .opendr import OpenDRMaps, OpenDROptions, OpenDRRenderer, opendr_maps, opendr_rasterize
@@ -47,6 +47,7 @@ __all__ = [
     "EdgeRenderer",
     "EdgeOptions",
     "edge_rasterize",
+    "edge_shadow_rasterize",
     "Lighting",
     "OpenDRRenderer",
     "OpenDROptions",

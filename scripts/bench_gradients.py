@@ -76,18 +76,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import renderers  # noqa: E402
 from recon.atomic_io import write_bytes_atomic  # noqa: E402
-from renderers.camera import points_from_angles  # noqa: E402
 from renderers.fidelity import pose  # noqa: E402
 from renderers.fidelity.shadow import shadow_truth_scene  # noqa: E402
 from renderers.fidelity.truth import (  # noqa: E402
     finite_difference_derivatives,
     iou_loss,
     linear_loss,
+    smooth_weights,
     shifted_target,
     supersampled_image,
     truth_scenes,
 )
-from renderers.scenes import bumpy_sphere  # noqa: E402
+from renderers.scenes import sphere_over_ground  # noqa: E402
 
 EDGE_BUDGETS = (256, 1024, 4096, 16384)
 SOFTRAS_SIGMAS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
@@ -200,30 +200,6 @@ SHADOW_FWD_TRUTH_SEEDS = 32  # seeds averaged for the self-shadow scene's refere
 VIEWING_ANGLE = 15.0
 
 
-def sphere_over_ground() -> dict:
-    """A bumpy sphere hovering over a ground quad (normal +y), per-vertex colours, lit at an angle:
-    it shadows the ground and itself. ``vertices (1, V, 3)``, ``faces (F, 3)``, ``eye (1, 3)``,
-    ``textures (1, V, 3)``, ``direction (3,)``, ``sphere``: the number of sphere vertices (first).
-
-    A copy of ``tests/renderers/shadow_scenes.py::sphere_over_ground(batch=1)``, the scene of the
-    self-shadowing gradient test, rather than an import: scripts must not depend on the test tree
-    (not part of the installed package, and free to change for the tests' sake). Keep the two
-    in step, so that this benchmark measures the scene the test checks."""
-    sphere_v, sphere_f = bumpy_sphere(subdivisions=1, radius=0.3, seed=3, bumps=0.12)
-    sphere_v = sphere_v.to(torch.float64) + torch.tensor([0.0, 0.05, 0.0], dtype=torch.float64)
-    ground = torch.tensor([[-0.8, -0.45, -0.8], [-0.8, -0.45, 0.8], [0.8, -0.45, 0.8], [0.8, -0.45, -0.8]],
-                          dtype=torch.float64)
-    vertices = torch.cat((sphere_v, ground))
-    offset = sphere_v.shape[0]
-    faces = torch.cat((sphere_f.long(), torch.tensor([[0, 1, 2], [0, 2, 3]]) + offset))
-    gen = torch.Generator().manual_seed(5)
-    textures = 0.3 + 0.7 * torch.rand(1, vertices.shape[0], 3, generator=gen, dtype=torch.float64)
-    eye = points_from_angles(2.732, torch.tensor([35.0]), torch.tensor([20.0]))
-    direction = torch.tensor([0.5, 1.0, 0.3], dtype=torch.float64)
-    return dict(vertices=vertices[None], faces=faces, eye=eye.double(), textures=textures, direction=direction,
-                sphere=offset)
-
-
 @dataclasses.dataclass
 class ShadowCase:
     """A shadow scene with the loss ``sum(weights * image)`` and its true gradient.
@@ -267,18 +243,12 @@ def _exact_shadow_case(image_size: int) -> ShadowCase:
                       direction.grad, eye.grad)
 
 
-def _smooth_weights(size: int, seed: int = 12) -> torch.Tensor:
-    """Random weights varying over a quarter of the image (a smooth loss: its adjoint barely changes
-    across an edge, so that the finite differences are quiet enough to compare against)."""
-    coarse = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    return torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
-
-
 def _self_shadow_case(image_size: int, seeds: int) -> ShadowCase:
     """The sphere over the ground with its finite-difference truth (see the module docstring)."""
-    scene = sphere_over_ground()
-    vertices, faces, eye, textures, light = (scene[k] for k in ("vertices", "faces", "eye", "textures", "direction"))
-    weights = _smooth_weights(image_size)
+    scene = sphere_over_ground(batch=1)
+    vertices, faces, eye, textures = (scene[k] for k in ("vertices", "faces", "eye", "textures"))
+    light = scene["direction"][0]
+    weights = smooth_weights(image_size)
     gen = torch.Generator().manual_seed(9)
     moves = []
     for _ in range(2):  # random affine deformations of the whole scene (as in the test)

@@ -41,6 +41,7 @@ __all__ = [
     "supersampled_image",
     "finite_difference_derivatives",
     "linear_loss",
+    "smooth_weights",
     "iou_loss",
     "shifted_target",
     "AMBIENT_ONLY",
@@ -224,6 +225,14 @@ def finite_difference_derivatives(scene: TruthScene, loss: Callable[[torch.Tenso
         values.append(estimates[0])
         bars.append(abs(estimates[0] - estimates[1]))
     return torch.tensor(values, dtype=torch.float64), torch.tensor(bars, dtype=torch.float64)
+
+
+def smooth_weights(size: int, seed: int = 12) -> torch.Tensor:
+    """Random loss weights ``(1, 4, S, S)`` varying over a quarter of the image (random 4x4, bilinearly
+    upsampled): a smooth loss, whose adjoint barely changes across an edge, so that finite
+    differences and Monte Carlo estimators are both quiet enough to compare."""
+    coarse = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
 
 
 def linear_loss(weights: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -14,7 +14,9 @@ from renderers.fidelity.shadow import shadow_truth_scene
 from renderers.reference.shadow import edge_shadow_rasterize_reference, shadow_lit_reference
 
 from .conftest import assert_deterministic_across_threads
-from .shadow_scenes import forward_backward, shadow_inputs, sphere_over_ground
+from renderers.scenes import sphere_over_ground
+
+from .shadow_scenes import forward_backward, shadow_inputs
 
 
 def _triangle_inputs() -> dict:

@@ -26,7 +26,8 @@ import renderers
 from renderers import Lighting
 from renderers.fidelity.shadow import shadow_truth_scene
 
-from ..shadow_scenes import sphere_over_ground, tent
+from renderers.fidelity.truth import smooth_weights
+from renderers.scenes import sphere_over_ground, tent
 
 SIZE = 32
 
@@ -108,18 +109,11 @@ def test_without_the_secondary_term_the_gradient_is_biased():
 SPHERE_SIZE = 24
 
 
-def _smooth_weights(size: int) -> torch.Tensor:
-    """Random weights varying over a quarter of the image (a smooth loss: its adjoint barely changes
-    across an edge, so finite differences and the estimator are both quiet enough to compare)."""
-    coarse = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(12), dtype=torch.float64)
-    return torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
-
-
 def _sphere_loss(scene: dict, vertices: torch.Tensor, direction: torch.Tensor, seed: int, **options) -> torch.Tensor:
     renderer = renderers.create("edge", image_size=SPHERE_SIZE, shadows=True, **options)
     lights = Lighting(ambient_intensity=0.4, directional_intensity=0.6, direction=direction)
     image = renderer(vertices, scene["faces"], scene["eye"], scene["textures"], lights=lights, seed=seed)
-    return (image * _smooth_weights(SPHERE_SIZE)).sum()
+    return (image * smooth_weights(SPHERE_SIZE)).sum()
 
 
 def _sphere_directions(vertices: torch.Tensor, light: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
@@ -184,7 +178,7 @@ def test_terminator_and_coincident_shadow_boundary(light):
                                     shadow_samples=4 * size * size)
         lights = Lighting(ambient_intensity=0.2, directional_intensity=0.8, direction=direction)
         image = renderer(vertices, scene["faces"], scene["eye"], scene["textures"], lights=lights, seed=seed)
-        return (image * _smooth_weights(size)).sum()
+        return (image * smooth_weights(size)).sum()
 
     shift = torch.zeros_like(scene["vertices"])
     shift[..., 2] = 1.0
