@@ -25,7 +25,7 @@ import torch
 from ..random import random_uniform
 from ..topology import soup_edge_table
 from .edge import _shade, edge_rasterize_reference, pixel_index
-from .nmr import _drawable, _edge_functions, _perspective, _signed_area, zbuffer_pixels
+from .nmr import _drawable, _edge_functions, _perspective, _signed_area
 
 __all__ = ["edge_shadow_rasterize_reference", "light_basis", "light_silhouettes", "shadow_lit_reference",
            "shadow_samples_reference"]
@@ -134,7 +134,7 @@ def _light_silhouette_lengths(world: torch.Tensor, w: torch.Tensor, edges: torch
 
 def shadow_samples_reference(
     image: int, face_vertices: torch.Tensor, world: torch.Tensor, w: torch.Tensor, edges: torch.Tensor,
-    samples: int, seed: int, bias: float, near: float, far: float, double_sided: bool,
+    samples: int, seed: int, bias: float, double_sided: bool,
 ) -> dict[str, torch.Tensor] | None:
     """One image's kept secondary samples (detached), in sample order: ``edge, receiver (K,)``,
     screen point ``x, y (K,)``, ``normal (K, 2)`` (unit grad_x beta) and the weight without the
@@ -168,7 +168,7 @@ def shadow_samples_reference(
     faces = torch.arange(world.shape[0])[None]
     heights = frame.heights(lam)
     below = inside & (faces != row[:, 0:1]) & (faces != row[:, 3:4]) & (heights < qh[:, None] - frame.bias)
-    best_h, g = torch.where(below, heights, torch.full_like(heights, -math.inf)).max(1)  # first on ties
+    _, g = torch.where(below, heights, torch.full_like(heights, -math.inf)).max(1)  # first on ties
     found = below.any(1)
     lam_g = lam[index, g]  # (K, 3)
     screen = fv[g]  # (K, 3, 3)
@@ -177,9 +177,8 @@ def shadow_samples_reference(
     X = (lam_g * gz * gx).sum(-1) / Z
     Y = (lam_g * gz * gy).sum(-1) / Z
     drawable = _drawable(fv, double_sided)[g]
+    # (visibility from the camera: the caller keeps a sample only if both its sides show g)
     ok = found & drawable & (Z > 0) & (X >= -1) & (X <= 1) & (Y >= -1) & (Y <= 1)
-    nearest, _, _ = zbuffer_pixels(face_vertices.detach(), X, Y, near, far, double_sided)
-    ok &= nearest[0] == g
     area = _signed_area(gx, gy)
     edge_fn = _edge_functions(gx, gy, X, Y)
     wb = edge_fn / area[:, None]  # (K, 3) screen barycentrics
@@ -208,8 +207,7 @@ def shadow_samples_reference(
     dx = ((dl * gz * gx).sum(-1) - X * dz) / Z
     dy = ((dl * gz * gy).sum(-1) - Y * dz) / Z
     speed = torch.sqrt(dx * dx + dy * dy)
-    size_factor = 1.0  # A_pix is applied by the caller (it knows S)
-    scale = (total / samples) * speed / length / glen * size_factor
+    scale = (total / samples) * speed / length / glen  # A_pix is applied by the caller (it knows S)
     normal = torch.stack((gbx, gby), -1) / glen[:, None]
     return {"edge": e[ok], "receiver": g[ok], "x": X[ok], "y": Y[ok], "normal": normal[ok], "scale": scale[ok],
             "row": row[ok]}
@@ -280,14 +278,15 @@ def edge_shadow_rasterize_reference(
     for b in range(batch):
         table = edges[b] if edges.dim() == 3 else edges
         s = shadow_samples_reference(b, face_vertices[b : b + 1], world[b], light[b], table, samples, seed,
-                                     shadow_bias, near, far, double_sided)
+                                     shadow_bias, double_sided)
         flat = torch.zeros(size * size, 4, dtype=face_vertices.dtype)
         if s is not None and len(s["receiver"]):
             with torch.no_grad():
                 x, y, n = s["x"], s["y"], s["normal"]
                 plus, face_plus = shaders[b](x + delta * n[:, 0], y + delta * n[:, 1])
                 minus, face_minus = shaders[b](x - delta * n[:, 0], y - delta * n[:, 1])
-                # both sides must show the receiver (else the primary term samples that edge)
+                # both sides must show the receiver: its visibility, and where only one does, the
+                # primary term samples that edge
                 on_receiver = ((face_plus == s["receiver"]) & (face_minus == s["receiver"]))[:, None]
                 plus, minus = plus * on_receiver, minus * on_receiver
             beta = _beta(face_vertices[b], world[b], light[b], s)

@@ -110,7 +110,6 @@ struct ShadowSampleKernel {
     const T X = (lambda[0] * G.z[0] * G.x[0] + lambda[1] * G.z[1] * G.x[1] + lambda[2] * G.z[2] * G.x[2]) / Z;
     const T Y = (lambda[0] * G.z[0] * G.y[0] + lambda[1] * G.z[1] * G.y[1] + lambda[2] * G.z[2] * G.y[2]) / Z;
     if (!(Z > T(0)) || !(X >= T(-1) && X <= T(1) && Y >= T(-1) && Y <= T(1))) return;
-    if (edge_nearest_face(faces, a.tile_faces, a.tile_offsets, p, b, X, Y) != g) return;  // hidden
     T wb[3];
     if (!hard_covers(G, X, Y, wb)) return;
     Perspective<T> ps;
@@ -154,9 +153,10 @@ struct ShadowSampleKernel {
     const T xp = X + p.delta * nx, yp = Y + p.delta * ny, xm = X - p.delta * nx, ym = Y - p.delta * ny;
     int face_p, face_m;
     edge_nearest_pair(faces, a.tile_faces, a.tile_offsets, p, b, xp, yp, xm, ym, face_p, face_m);
-    // Both sides must show the receiver: where one does not, the curve meets one of the receiver's
-    // screen edges, a discontinuity that the primary term samples (counting it here as well would
-    // count it twice where a shadow boundary runs along such an edge); the band dropped is delta wide.
+    // Both sides must show the receiver. This is the visibility test (a hidden receiver shows on
+    // neither side), and where only one side shows it the curve meets one of the receiver's screen
+    // edges, a discontinuity that the primary term samples (counting it here as well would count it
+    // twice where a shadow boundary runs along such an edge); the band dropped is delta wide.
     if (face_p != g || face_m != g) return;
     const T* textures = a.textures + b * num_faces * p.hard.texture_size * 3;
     T lp[4], lm[4];

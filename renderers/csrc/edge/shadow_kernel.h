@@ -26,9 +26,11 @@
 // l_e = |e x w| (total L); sample j takes sigma_j = (j + u_j) L / N (stratified), the edge e whose
 // range holds it and the point q at parameter t on it. The ray from q away from the light meets
 // the receiver (its first face below q other than the edge's own); its screen position x follows
-// from the receiver's light-frame barycentrics. The sample is kept if x is in the image and the
-// receiver is the face seen there. Then, with n = grad_x beta / |grad_x beta| and the shading L
-// evaluated offset pixels either side (x +- delta n, with shadow rays),
+// from the receiver's light-frame barycentrics. With n = grad_x beta / |grad_x beta|, the sample
+// is kept if x is in the image and the receiver is the face seen at both points x +- delta n: that
+// is its visibility from the camera, and a side showing another face is one of the receiver's
+// screen edges, which the primary term samples. Then, with the shading L evaluated there (offset
+// pixels either side, with shadow rays),
 //   weight = adj(p) . (L(x + delta n) - L(x - delta n)) * (L / N) * |dx/dt| / l_e / |grad_x beta| / A_pix,
 // and d beta / d theta reaches the occluder's world corners v0, v1 (moving the shadow plane), the
 // light direction, the receiver's world corners (y = sum_k wp_k(x) P_k) and its screen corners
